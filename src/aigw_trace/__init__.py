@@ -1,0 +1,53 @@
+"""aigw-trace: OpenTelemetry GenAI spans for the ``openai`` and ``anthropic`` SDKs that join your AI gateway's trace.
+
+Public API::
+
+    import aigw_trace
+    aigw_trace.instrument()          # or: opentelemetry-instrument python app.py
+    aigw_trace.uninstrument()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._config import ContentMode
+from ._instrumentor import AIGatewayInstrumentor
+from ._version import __version__
+
+__all__ = ["AIGatewayInstrumentor", "ContentMode", "__version__", "instrument", "uninstrument"]
+
+
+def instrument(
+    *,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    logger_provider: Any = None,
+    **options: Any,
+) -> None:
+    """Instrument the ``openai`` and ``anthropic`` SDKs (installed now or imported later).
+
+    Providers default to the global ones. Options (each also settable by environment variable, see the docs):
+
+    - ``capture_content``: ``ContentMode`` or its name (``"span_only"``, …), or ``True``/``False``. Default: no
+      content (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
+    - ``emit_event``: emit ``gen_ai.client.inference.operation.details`` log events
+      (``OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT``; default on for the event content modes).
+    - ``content_max_length``: max characters per content attribute (``AIGW_TRACE_CONTENT_MAX_LENGTH``, 65536).
+    - ``time_per_output_chunk``: record ``gen_ai.client.operation.time_per_output_chunk``, one histogram record per
+      streamed chunk (``AIGW_TRACE_TIME_PER_OUTPUT_CHUNK``; default off, it is the costliest metric).
+    - ``propagate``: inject the trace context into requests (``AIGW_TRACE_PROPAGATE``; default on).
+
+    A second call while instrumented does nothing.
+    """
+    AIGatewayInstrumentor().instrument(
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        logger_provider=logger_provider,
+        **options,
+    )
+
+
+def uninstrument() -> None:
+    """Undo :func:`instrument`; safe to call when not instrumented."""
+    AIGatewayInstrumentor().uninstrument()

@@ -1,0 +1,112 @@
+"""Every attribute key, metric name and event name aigw-trace emits, in one place.
+
+Keys come from ``opentelemetry-semantic-conventions`` wherever it has a constant (the GenAI constants there are
+marked deprecated because the conventions moved repository, but they hold the released v1.41 strings). The few
+names without a constant are spelled out at the bottom of this module and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _ga
+from opentelemetry.semconv._incubating.attributes import openai_attributes as _oa
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gm
+from opentelemetry.semconv.attributes import error_attributes as _er
+from opentelemetry.semconv.attributes import server_attributes as _sv
+
+# --- GenAI span attributes (released conventions, v1.41) ---
+OPERATION_NAME: Final = _ga.GEN_AI_OPERATION_NAME
+PROVIDER_NAME: Final = _ga.GEN_AI_PROVIDER_NAME
+CONVERSATION_ID: Final = _ga.GEN_AI_CONVERSATION_ID
+OUTPUT_TYPE: Final = _ga.GEN_AI_OUTPUT_TYPE
+REQUEST_MODEL: Final = _ga.GEN_AI_REQUEST_MODEL
+REQUEST_CHOICE_COUNT: Final = _ga.GEN_AI_REQUEST_CHOICE_COUNT
+REQUEST_SEED: Final = _ga.GEN_AI_REQUEST_SEED
+REQUEST_STREAM: Final = _ga.GEN_AI_REQUEST_STREAM
+REQUEST_FREQUENCY_PENALTY: Final = _ga.GEN_AI_REQUEST_FREQUENCY_PENALTY
+REQUEST_PRESENCE_PENALTY: Final = _ga.GEN_AI_REQUEST_PRESENCE_PENALTY
+REQUEST_MAX_TOKENS: Final = _ga.GEN_AI_REQUEST_MAX_TOKENS
+REQUEST_STOP_SEQUENCES: Final = _ga.GEN_AI_REQUEST_STOP_SEQUENCES
+REQUEST_TEMPERATURE: Final = _ga.GEN_AI_REQUEST_TEMPERATURE
+REQUEST_TOP_K: Final = _ga.GEN_AI_REQUEST_TOP_K
+REQUEST_TOP_P: Final = _ga.GEN_AI_REQUEST_TOP_P
+REQUEST_ENCODING_FORMATS: Final = _ga.GEN_AI_REQUEST_ENCODING_FORMATS
+RESPONSE_FINISH_REASONS: Final = _ga.GEN_AI_RESPONSE_FINISH_REASONS
+RESPONSE_ID: Final = _ga.GEN_AI_RESPONSE_ID
+RESPONSE_MODEL: Final = _ga.GEN_AI_RESPONSE_MODEL
+RESPONSE_TIME_TO_FIRST_CHUNK: Final = _ga.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+USAGE_INPUT_TOKENS: Final = _ga.GEN_AI_USAGE_INPUT_TOKENS
+USAGE_OUTPUT_TOKENS: Final = _ga.GEN_AI_USAGE_OUTPUT_TOKENS
+USAGE_CACHE_READ_INPUT_TOKENS: Final = _ga.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+USAGE_CACHE_CREATION_INPUT_TOKENS: Final = _ga.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+USAGE_REASONING_OUTPUT_TOKENS: Final = _ga.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+EMBEDDINGS_DIMENSION_COUNT: Final = _ga.GEN_AI_EMBEDDINGS_DIMENSION_COUNT
+TOKEN_TYPE: Final = _ga.GEN_AI_TOKEN_TYPE
+INPUT_MESSAGES: Final = _ga.GEN_AI_INPUT_MESSAGES
+OUTPUT_MESSAGES: Final = _ga.GEN_AI_OUTPUT_MESSAGES
+SYSTEM_INSTRUCTIONS: Final = _ga.GEN_AI_SYSTEM_INSTRUCTIONS
+TOOL_DEFINITIONS: Final = _ga.GEN_AI_TOOL_DEFINITIONS
+
+# --- OpenAI-specific (openai.md) ---
+OPENAI_API_TYPE: Final = _oa.OPENAI_API_TYPE
+OPENAI_REQUEST_SERVICE_TIER: Final = _oa.OPENAI_REQUEST_SERVICE_TIER
+OPENAI_RESPONSE_SERVICE_TIER: Final = _oa.OPENAI_RESPONSE_SERVICE_TIER
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = _oa.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
+
+# --- General ---
+ERROR_TYPE: Final = _er.ERROR_TYPE
+SERVER_ADDRESS: Final = _sv.SERVER_ADDRESS
+SERVER_PORT: Final = _sv.SERVER_PORT
+
+# --- Well-known values ---
+TOKEN_TYPE_INPUT: Final = _ga.GenAiTokenTypeValues.INPUT.value
+TOKEN_TYPE_OUTPUT: Final = _ga.GenAiTokenTypeValues.OUTPUT.value
+ERROR_TYPE_OTHER: Final = _er.ErrorTypeValues.OTHER.value
+
+# --- Metrics ---
+METRIC_OPERATION_DURATION: Final = _gm.GEN_AI_CLIENT_OPERATION_DURATION
+METRIC_TOKEN_USAGE: Final = _gm.GEN_AI_CLIENT_TOKEN_USAGE
+METRIC_TIME_TO_FIRST_CHUNK: Final = _gm.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
+METRIC_TIME_PER_OUTPUT_CHUNK: Final = _gm.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
+
+DURATION_BUCKETS: Final = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+"""Bucket boundaries the conventions advise for the duration and chunk-timing histograms (seconds)."""
+
+TOKEN_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+"""Bucket boundaries the conventions advise for ``gen_ai.client.token.usage``."""
+
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+"""The conventions release whose names we emit."""
+
+# --- Names with no constant in opentelemetry-semantic-conventions ---
+EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
+"""Opt-in event carrying the content attributes (gen-ai-events.md); no constant exists for event names."""
+
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+"""Stable HTTP key, spelled here so this module stays the single place for names."""
+
+# aigw-trace's own keys: one documented prefix, never mixed with GenAI names.
+AIGW_CLIENT_ROLE: Final = "aigw.span.role"
+"""Marks our span as the client side of a gateway hop, so backends can de-duplicate usage with the gateway's span."""
+
+AIGW_STREAM_OUTCOME: Final = "aigw.stream.outcome"
+"""How a stream ended: ``completed``, ``closed`` (caller stopped early), ``abandoned`` (garbage-collected) or
+``error``."""

@@ -1,0 +1,221 @@
+"""One *call*: a single SDK method invocation as the caller sees it — retries and stream reading included.
+
+A :class:`Call` owns one CLIENT span and ends it exactly once, whichever path gets there first: the response
+returning, an exception, the stream being exhausted, closed early or garbage-collected. At that single end it
+reads the response (or the stream's summary) through the endpoint's tables, sets the span's attributes and status,
+and records the metrics.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from . import _attributes as A
+from ._content import bounded_json
+from ._safety import report
+from ._telemetry import Telemetry
+from .providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig
+
+_MISSING: Any = object()
+
+
+def error_type(exc: BaseException) -> str:
+    """Low-cardinality ``error.type``: the exception's class name (``RateLimitError``, ``APITimeoutError``, …)."""
+    return type(exc).__qualname__
+
+
+class Call:
+    """Span lifecycle and recording for one logical SDK call."""
+
+    __slots__ = (
+        "_acc",
+        "_ended",
+        "_event_attrs",
+        "_first_chunk",
+        "_last_chunk",
+        "_metric_attrs",
+        "_start",
+        "_tel",
+        "context",
+        "endpoint",
+        "reading",
+        "span",
+        "stream",
+        "wants_body",
+    )
+
+    def __init__(
+        self,
+        tel: Telemetry,
+        endpoint: Endpoint,
+        span: Span,
+        metric_attrs: dict[str, AttributeValue],
+        *,
+        stream: bool,
+        accumulator: StreamAccumulator | None,
+        event_attrs: dict[str, Any] | None,
+    ) -> None:
+        self._tel = tel
+        self.endpoint = endpoint
+        self.span = span
+        self.context: Context | None = None
+        self._metric_attrs = metric_attrs
+        self._start = perf_counter()
+        self.stream = stream
+        self._acc = accumulator
+        self._event_attrs = event_attrs
+        self._first_chunk: float | None = None
+        self._last_chunk = 0.0
+        self._ended = False
+        self.reading = False
+        """True while a stream observer is pulling the next chunk: a body close seen then belongs to the observer,
+        which ends the call with the right outcome (an error raised mid-stream closes the body first)."""
+        self.wants_body = False
+        """True when nobody will parse the response for us (raw streaming response of a JSON endpoint)."""
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # --- streams ---
+
+    def on_chunk(self, chunk: Any) -> None:
+        """Called once per streamed item; the only per-chunk work the instrumentation does."""
+        try:
+            if self._first_chunk is None:
+                self._first_chunk = self._last_chunk = perf_counter()
+            elif self._tel.time_per_chunk is not None:
+                now = perf_counter()
+                self._tel.time_per_chunk.record(now - self._last_chunk, self._metric_attrs)
+                self._last_chunk = now
+            if self._acc is not None:
+                self._acc.add(chunk)
+        except Exception as exc:
+            report("stream chunk", exc)
+
+    # --- the single end ---
+
+    def end(self, error: BaseException | None = None, *, response: Any = _MISSING, outcome: str | None = None) -> None:
+        """End the span once; later calls are no-ops. Never raises."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._record(response, error, outcome)
+        except Exception as exc:
+            report("recording the response", exc)
+        finally:
+            self.span.end()
+
+    def _record(self, response: Any, error: BaseException | None, outcome: str | None) -> None:
+        duration = perf_counter() - self._start
+        ep = self.endpoint
+        span = self.span
+        recording = span.is_recording()
+        attrs: dict[str, AttributeValue] = {}
+        metric = self._metric_attrs
+        if response is _MISSING:
+            response = self._acc.result() if self._acc is not None else None
+
+        input_tokens = output_tokens = None
+        if response is not None:
+            for f in ep.response:
+                value = f.convert(dig(response, f.path))
+                if value is not None:
+                    attrs[f.attribute] = value
+            if ep.usage is not None:
+                input_tokens, output_tokens = _read_usage(ep, response, attrs)
+            if ep.finish_reasons is not None:
+                reasons = ep.finish_reasons(response)
+                if reasons:
+                    attrs[A.RESPONSE_FINISH_REASONS] = reasons
+            if error is None and ep.error is not None:
+                body_error = dig(response, ep.error)
+                if body_error is not None:
+                    code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
+                    attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
+                    span.set_status(Status(StatusCode.ERROR, "error object in response body"))
+            if self._event_attrs is not None or self._tel.settings.content.on_span:
+                self._record_output(response, attrs)
+
+        response_model = attrs.get(A.RESPONSE_MODEL)
+        if response_model is not None:
+            metric = {**metric, A.RESPONSE_MODEL: response_model}
+
+        if self.stream:
+            if self._first_chunk is not None:
+                ttfc = self._first_chunk - self._start
+                attrs[A.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+                self._tel.ttfc.record(ttfc, metric)
+            if outcome is None:
+                outcome = "error" if error is not None else "completed"
+            attrs[A.AIGW_STREAM_OUTCOME] = outcome
+
+        if error is not None:
+            if isinstance(error, Exception):
+                etype = error_type(error)
+                attrs[A.ERROR_TYPE] = etype
+                status = as_int(getattr(error, "status_code", None))
+                if status is not None:
+                    attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
+                span.set_status(Status(StatusCode.ERROR, etype))
+                metric = {**metric, A.ERROR_TYPE: etype}
+        elif A.ERROR_TYPE in attrs:
+            metric = {**metric, A.ERROR_TYPE: attrs[A.ERROR_TYPE]}
+
+        if recording and attrs:
+            span.set_attributes(attrs)
+        tel = self._tel
+        tel.duration.record(duration, metric)
+        if input_tokens is not None:
+            tel.tokens.record(input_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT})
+        if output_tokens is not None:
+            tel.tokens.record(output_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT})
+        if self._event_attrs is not None and tel.logger is not None:
+            self._event_attrs.update(attrs)
+            tel.logger.emit(event_name=A.EVENT_INFERENCE_DETAILS, attributes=self._event_attrs, context=self.context)
+
+    def _record_output(self, response: Any, attrs: dict[str, AttributeValue]) -> None:
+        content = self.endpoint.content
+        if content is None:
+            return
+        messages = content.outputs(response)
+        if not messages:
+            return
+        settings = self._tel.settings
+        if settings.content.on_span:
+            attrs[A.OUTPUT_MESSAGES] = bounded_json(messages, settings.content_max_length)[0]
+        if self._event_attrs is not None and settings.content.on_event:
+            self._event_attrs[A.OUTPUT_MESSAGES] = messages
+
+
+def _read_usage(ep: Endpoint, response: Any, attrs: dict[str, AttributeValue]) -> tuple[int | None, int | None]:
+    spec = ep.usage
+    assert spec is not None
+    usage = dig(response, spec.at)
+    if usage is None:
+        return None, None
+    input_tokens = as_int(dig(usage, spec.input))
+    output_tokens = as_int(dig(usage, spec.output)) if spec.output else None
+    cache_read = as_int(dig(usage, spec.cache_read)) if spec.cache_read else None
+    cache_creation = as_int(dig(usage, spec.cache_creation)) if spec.cache_creation else None
+    if spec.input_excludes_cache and input_tokens is not None:
+        input_tokens += (cache_read or 0) + (cache_creation or 0)
+    if input_tokens is not None:
+        attrs[A.USAGE_INPUT_TOKENS] = input_tokens
+    if output_tokens is not None:
+        attrs[A.USAGE_OUTPUT_TOKENS] = output_tokens
+    if cache_read is not None:
+        attrs[A.USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
+    if cache_creation is not None:
+        attrs[A.USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation
+    if spec.reasoning:
+        reasoning = as_int(dig(usage, spec.reasoning))
+        if reasoning is not None:
+            attrs[A.USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    return input_tokens, output_tokens

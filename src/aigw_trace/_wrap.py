@@ -1,0 +1,311 @@
+"""The one mechanism every provider shares: patch a Stainless-generated SDK's base client.
+
+Both SDKs funnel every endpoint, sync and async, streaming and raw, through ``SyncAPIClient.request`` /
+``AsyncAPIClient.request``, and build every HTTP attempt (retries included) in ``BaseClient._build_request``,
+before any request signing. So two patches per SDK cover everything:
+
+* ``request``: start the call's span, make it current for the whole send (retries included), end it when the
+  result is known — or hand the ending to the stream machinery in ``_streams``.
+* ``_build_request``: inject the trace context into each attempt's headers, from the call's context, without
+  overwriting what the caller set.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.trace import SpanKind, set_span_in_context
+from opentelemetry.util.types import AttributeValue
+
+from . import _attributes as A
+from ._call import Call
+from ._content import bounded_json
+from ._safety import report
+from ._scope import scoped_attributes
+from ._streams import CALL_KEY, current_call, traced_stream_class, watch_body
+from ._telemetry import Telemetry
+from .providers._spec import Endpoint, Provider
+
+_TRACEPARENT = "traceparent"
+_TRACESTATE = "tracestate"
+
+
+class Instrumentation:
+    """aigw-trace applied to one SDK: the patches, and what they need at call time, resolved once."""
+
+    def __init__(self, provider: Provider, tel: Telemetry) -> None:
+        self.provider = provider
+        self.tel = tel
+        self._provider_names: dict[type[Any], str] = {}
+        self._undo: list[Callable[[], None]] = []
+        self.installed = False
+        # Resolved in install(): the SDK's own classes, for isinstance checks on results.
+        self._stream_bases: tuple[type[Any], ...] = ()
+        self._async_stream: type[Any] | None = None
+        self._raw_bases: tuple[type[Any], ...] = ()
+
+    # --- install / uninstall ---
+
+    def install(self) -> None:
+        if self.installed:
+            return
+        p = self.provider
+        streams = importlib.import_module(p.stream_module)
+        self._async_stream = getattr(streams, p.async_stream)
+        self._stream_bases = (getattr(streams, p.sync_stream), self._async_stream)
+        self._raw_bases = tuple(getattr(importlib.import_module(m), c) for m, c in p.raw_response_classes)
+        base = importlib.import_module(p.base_client_module)
+        for cls_name, wrapper in (
+            (p.sync_client, self._request_sync),
+            (p.async_client, self._request_async),
+            ("BaseClient", self._build_request),
+        ):
+            target = getattr(base, cls_name)
+            method = "_build_request" if cls_name == "BaseClient" else "request"
+            wrapt.wrap_function_wrapper(target, method, wrapper)
+            self._undo.append(functools.partial(unwrap, target, method))
+        if p.extra_setup is not None:
+            self._undo.append(p.extra_setup(self))
+        self.installed = True
+
+    def uninstall(self) -> None:
+        while self._undo:
+            try:
+                self._undo.pop()()
+            except Exception as exc:
+                report("uninstrumenting", exc)
+        self.installed = False
+
+    # --- per call ---
+
+    def _provider_name(self, client: Any) -> str:
+        cls = type(client)
+        name = self._provider_names.get(cls)
+        if name is None:
+            fn = self.provider.provider_name
+            name = fn(client) if fn is not None else self.provider.name
+            self._provider_names[cls] = name
+        return name
+
+    def begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+        """Start a call for ``client.request(*args, **kwargs)``, or ``None`` to leave it alone. Never raises."""
+        if not is_instrumentation_enabled():
+            return None
+        try:
+            options = args[1] if len(args) > 1 else kwargs["options"]
+            endpoint = self.provider.route(options.method, options.url)
+            if endpoint is None:
+                return None
+            return self._start(client, options, endpoint, kwargs)
+        except Exception as exc:
+            report("starting a span", exc)
+            return None
+
+    def _start(self, client: Any, options: Any, endpoint: Endpoint, kwargs: dict[str, Any]) -> Call:
+        tel = self.tel
+        body = options.json_data
+        if not isinstance(body, Mapping):
+            body = {}
+        extra = options.extra_json
+        if extra:
+            # What is sent is the body merged with `extra_body`; anthropic's sampling knobs only travel there.
+            body = {**body, **extra}
+        model = body.get(endpoint.model[0]) if len(endpoint.model) == 1 else None
+        if not isinstance(model, str):
+            model = None
+
+        metric: dict[str, AttributeValue] = {
+            A.OPERATION_NAME: endpoint.operation,
+            A.PROVIDER_NAME: self._provider_name(client),
+        }
+        if model:
+            metric[A.REQUEST_MODEL] = model
+        metric.update(_server_attributes(client))
+
+        attrs: dict[str, AttributeValue] = {**metric, **endpoint.attributes, A.AIGW_CLIENT_ROLE: "client"}
+        for f in endpoint.request:
+            value = f.convert(body.get(f.path[0]))
+            if value is not None:
+                attrs[f.attribute] = value
+        if endpoint.request_extra is not None:
+            endpoint.request_extra(body, attrs)
+        stream = bool(kwargs.get("stream"))
+        if stream:
+            attrs[A.REQUEST_STREAM] = True
+            stream_cls = kwargs.get("stream_cls")
+            if stream_cls is not None:
+                origin = getattr(stream_cls, "__origin__", stream_cls)
+                if isinstance(origin, type) and issubclass(origin, self._stream_bases):
+                    kwargs["stream_cls"] = traced_stream_class(
+                        stream_cls, self._async_stream is not None and issubclass(origin, self._async_stream)
+                    )
+        scoped = scoped_attributes()
+        if scoped:
+            attrs.update(scoped)
+
+        event_attrs: dict[str, Any] | None = None
+        content = tel.settings.content
+        if tel.logger is not None:
+            event_attrs = dict(attrs)
+        if endpoint.content is not None and (content.on_span or (event_attrs is not None and content.on_event)):
+            _capture_inputs(tel, endpoint, body, attrs, event_attrs)
+
+        name = endpoint.span_name or (f"{endpoint.operation} {model}" if model else endpoint.operation)
+        span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+        accumulator = endpoint.stream(content.on_span or content.on_event) if stream and endpoint.stream else None
+        call = Call(tel, endpoint, span, metric, stream=stream, accumulator=accumulator, event_attrs=event_attrs)
+        call.context = otel_context.set_value(CALL_KEY, call, set_span_in_context(span))
+        return call
+
+    def finish(self, call: Call, result: Any) -> Any:
+        """Record ``result`` and end the call, or leave the ending to the stream machinery. Never raises."""
+        try:
+            if isinstance(result, self._stream_bases):
+                # The observing subclass attached itself; a stream the SDK built from another class ends with
+                # its body.
+                if not call.ended:
+                    watch_body(result.response, call)
+            elif self._raw_bases and isinstance(result, self._raw_bases):
+                self._finish_raw(call, result)
+            else:
+                call.end(response=result)
+        except Exception as exc:
+            report("reading the response", exc)
+            call.end()
+        return result
+
+    def _finish_raw(self, call: Call, raw: Any) -> None:
+        http = raw.http_response
+        if call.stream or not _body_read(http):
+            # with_streaming_response, or a raw stream: the caller decides when the body is read and closed.
+            call.wants_body = not call.stream
+            if not watch_body(http, call):
+                call.end()
+            return
+        # with_raw_response on a plain call: the body is already here; read it without running the SDK's parser.
+        try:
+            parsed = json.loads(http.content)
+        except ValueError:
+            parsed = None
+        call.end(response=parsed)
+
+    # --- the wrappers ---
+
+    def _request_sync(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        call = self.begin(instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(call.context)  # type: ignore[arg-type]
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        return self.finish(call, result)
+
+    async def _request_async(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        call = self.begin(instance, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(call.context)  # type: ignore[arg-type]
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        return self.finish(call, result)
+
+    def _build_request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        request = wrapped(*args, **kwargs)
+        if self.tel.settings.propagate:
+            call = current_call()
+            if call is not None:
+                try:
+                    inject_headers(request.headers, call)
+                except Exception as exc:
+                    report("injecting trace context", exc)
+        return request
+
+
+def inject_headers(headers: Any, call: Call) -> None:
+    """Add the call's trace context to one attempt's headers through the global propagators.
+
+    A header the caller already set (``extra_headers``, ``default_headers``) wins: theirs is kept, and a caller's
+    ``traceparent`` also keeps our ``tracestate`` out, since the two only make sense together.
+    """
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=call.context)
+    if not carrier:
+        return
+    if _TRACEPARENT in headers:
+        carrier.pop(_TRACEPARENT, None)
+        carrier.pop(_TRACESTATE, None)
+    for key, value in carrier.items():
+        if key not in headers:
+            headers[key] = value
+
+
+def _body_read(http: Any) -> bool:
+    try:
+        http.content  # noqa: B018 - raises when the body has not been read yet
+    except Exception:
+        return False
+    return True
+
+
+def _server_attributes(client: Any) -> dict[str, AttributeValue]:
+    """``server.address``/``server.port`` of the client's base URL, cached on the client until it changes."""
+    url = client._base_url
+    cached = client.__dict__.get("_aigw_server")
+    if cached is not None and cached[0] is url:
+        return dict(cached[1])
+    attrs: dict[str, AttributeValue] = {}
+    host = getattr(url, "host", None)
+    if host:
+        attrs[A.SERVER_ADDRESS] = host
+        port = getattr(url, "port", None)
+        if port is None:
+            port = {"https": 443, "http": 80}.get(getattr(url, "scheme", ""))
+        if port is not None:
+            attrs[A.SERVER_PORT] = port
+    client.__dict__["_aigw_server"] = (url, attrs)
+    return dict(attrs)
+
+
+def _capture_inputs(
+    tel: Telemetry,
+    endpoint: Endpoint,
+    body: Mapping[str, Any],
+    attrs: dict[str, AttributeValue],
+    event_attrs: dict[str, Any] | None,
+) -> None:
+    assert endpoint.content is not None
+    try:
+        system, messages, tools = endpoint.content.inputs(body)
+    except Exception as exc:
+        report("capturing input content", exc)
+        return
+    settings = tel.settings
+    for key, value in (
+        (A.SYSTEM_INSTRUCTIONS, system),
+        (A.INPUT_MESSAGES, messages),
+        (A.TOOL_DEFINITIONS, tools),
+    ):
+        if not value:
+            continue
+        if settings.content.on_span:
+            attrs[key] = bounded_json(value, settings.content_max_length)[0]
+        if event_attrs is not None and settings.content.on_event:
+            event_attrs[key] = value

@@ -1,0 +1,6 @@
+"""One module per SDK, each exporting a ``PROVIDER`` description; see ``_spec`` for the vocabulary."""
+
+from __future__ import annotations
+
+PROVIDER_MODULES: tuple[str, ...] = ("aigw_trace.providers.openai",)
+"""Provider modules, imported only once their SDK is (so neither SDK is ever imported by us first)."""
