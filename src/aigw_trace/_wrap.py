@@ -101,7 +101,7 @@ class Instrumentation:
             return None
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
-            endpoint = self.provider.route(options.method, options.url)
+            endpoint = self.provider.route(options)
             if endpoint is None:
                 return None
             return self._start(client, options, endpoint, kwargs)

@@ -148,8 +148,9 @@ class Provider:
     stream_module: str
     sync_stream: str
     async_stream: str
-    route: Callable[[str, str], Endpoint | None]
-    """(HTTP method, request path) → endpoint, or ``None`` for calls this provider does not trace."""
+    route: Callable[[Any], Endpoint | None]
+    """The SDK's ``FinalRequestOptions`` (``method``, ``url``, ``json_data``, …) → endpoint, or ``None`` for calls
+    this provider does not trace. Runs on every call: keep it a dict lookup where possible."""
     provider_name: Callable[[Any], str] | None = None
     """Per client class (result cached by class): e.g. ``azure.ai.openai`` for the Azure client."""
     raw_response_classes: Sequence[tuple[str, str]] = ()

@@ -288,8 +288,8 @@ ROUTES: dict[tuple[str, str], Endpoint] = {
 """(lower-case HTTP method, request path as the SDK passes it) → endpoint."""
 
 
-def route(method: str, url: str) -> Endpoint | None:
-    return ROUTES.get((method.lower(), url))
+def route(options: Any) -> Endpoint | None:
+    return ROUTES.get((options.method.lower(), options.url))
 
 
 def _provider_name(client: Any) -> str:
