@@ -49,7 +49,8 @@ class InMemoryTelemetry:
 
     def instrument(self, **options: Any) -> None:
         """Instrument aigw-trace against these providers (uninstrumenting first, so options can change)."""
-        aigw_trace.uninstrument()
+        if aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry:
+            aigw_trace.uninstrument()
         aigw_trace.instrument(
             tracer_provider=self.tracer_provider,
             meter_provider=self.meter_provider,

@@ -1,0 +1,102 @@
+"""instrument()/uninstrument(), the entry point, and working with one, both or neither SDK installed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+import openai
+
+import aigw_trace
+from aigw_trace import AIGatewayInstrumentor
+from tests.conftest import Reply
+from tests.providers.test_openai_chat import MESSAGES, completion
+
+
+def run_python(code: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_entry_point_loads_the_instrumentor():
+    (ep,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "aigw_trace"]
+    assert ep.load() is AIGatewayInstrumentor
+
+
+def test_dependency_check_never_refuses():
+    assert list(AIGatewayInstrumentor().instrumentation_dependencies()) == []
+
+
+def test_second_instrument_is_a_no_op_and_uninstrument_restores(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    client = openai_client()
+    aigw_trace.instrument()  # already instrumented by the fixture: must not double-wrap
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert len(aigw_telemetry.genai_spans()) == 1
+
+    aigw_trace.uninstrument()
+    aigw_trace.uninstrument()  # idempotent
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert len(aigw_telemetry.genai_spans()) == 1
+    assert "traceparent" not in fake_api.headers[1]
+    assert not hasattr(openai._base_client.SyncAPIClient.request, "__wrapped__")
+    assert not hasattr(openai._base_client.BaseClient._build_request, "__wrapped__")
+
+
+def test_sdk_imported_after_instrument_is_instrumented():
+    out = run_python(
+        """
+        import sys
+        import aigw_trace
+        aigw_trace.instrument()
+        assert "openai" not in sys.modules
+        import openai
+        print(hasattr(openai._base_client.SyncAPIClient.request, "__wrapped__"))
+        """
+    )
+    assert out == "True"
+
+
+def test_instrument_succeeds_without_either_sdk():
+    out = run_python(
+        """
+        import sys
+        sys.modules["openai"] = None      # makes `import openai` fail as if not installed
+        sys.modules["anthropic"] = None
+        import aigw_trace
+        aigw_trace.instrument()
+        aigw_trace.uninstrument()
+        print("ok")
+        """
+    )
+    assert out == "ok"
+
+
+def test_opentelemetry_instrument_shows_the_genai_span(tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import httpx2, openai
+            body = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"},
+                                 "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+            transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=body))
+            client = openai.OpenAI(api_key="k", base_url="http://gw.test/v1",
+                                   http_client=httpx2.Client(transport=transport))
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            """
+        )
+    )
+    bindir = __import__("pathlib").Path(sys.executable).parent
+    env = {"PATH": f"{bindir}", "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "httpx,httpx2"}  # fmt: skip
+    proc = subprocess.run([str(bindir / "opentelemetry-instrument"), sys.executable, str(script)],
+                          capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert '"name": "chat gpt-4o"' in proc.stdout
+    assert '"gen_ai.usage.input_tokens": 1' in proc.stdout

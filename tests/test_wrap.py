@@ -1,0 +1,163 @@
+"""Trace-context injection and the request wrapper's promises: parentage, flags, caller headers, suppression."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry import baggage, context, propagate, trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from aigw_trace import _attributes as A
+from tests.conftest import Reply, ids, parent_of
+from tests.providers.test_openai_chat import MESSAGES, completion
+
+
+def call(client: Any, **kwargs: Any) -> Any:
+    return client.chat.completions.create(model="gpt-4o", messages=MESSAGES, **kwargs)
+
+
+def test_header_points_at_the_exported_genai_span(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    call(openai_client())
+    span = aigw_telemetry.span()
+    trace_id, parent, sampled = parent_of(fake_api.headers[0])
+    assert (trace_id, parent) == ids(span)
+    assert sampled is True
+
+
+def test_genai_span_continues_the_callers_trace(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    tracer = aigw_telemetry.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("handle request") as outer:
+        call(openai_client())
+    span = aigw_telemetry.span()
+    assert span.parent.span_id == outer.get_span_context().span_id
+    assert parent_of(fake_api.headers[0])[0] == ids(span)[0]
+
+
+def test_unsampled_calls_reach_the_gateway_unsampled(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    parent = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=True,
+                         trace_flags=TraceFlags(TraceFlags.DEFAULT))  # fmt: skip
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+    try:
+        call(openai_client())
+    finally:
+        context.detach(token)
+    trace_id, _, sampled = parent_of(fake_api.headers[0])
+    assert trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert sampled is False
+    assert aigw_telemetry.genai_spans() == []
+    # Metrics do not depend on sampling.
+    assert aigw_telemetry.metric_points(A.METRIC_OPERATION_DURATION)[0].count == 1
+
+
+def test_callers_traceparent_wins_and_their_dict_is_not_mutated(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    mine = "00-11111111111111111111111111111111-2222222222222222-01"
+    extra = {"traceparent": mine}
+    call(openai_client(), extra_headers=extra)
+    assert extra == {"traceparent": mine}
+    assert fake_api.headers[0]["traceparent"] == mine
+    assert "tracestate" not in fake_api.headers[0]
+
+
+def test_default_headers_traceparent_wins(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    mine = "00-11111111111111111111111111111111-3333333333333333-00"
+    call(openai_client(default_headers={"traceparent": mine}))
+    assert fake_api.headers[0]["traceparent"] == mine
+
+
+def test_baggage_travels_with_the_default_propagators(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    token = context.attach(baggage.set_baggage("session.id", "s-1"))
+    try:
+        call(openai_client())
+    finally:
+        context.detach(token)
+    assert fake_api.headers[0]["baggage"] == "session.id=s-1"
+
+
+class _CustomPropagator(TextMapPropagator):
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        return context
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        span = trace.get_current_span(context)
+        carrier["x-custom-trace"] = format(span.get_span_context().span_id, "016x")
+
+    @property
+    def fields(self) -> set[str]:
+        return {"x-custom-trace"}
+
+
+def test_the_globally_configured_propagator_is_used(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(_CustomPropagator())
+    try:
+        call(openai_client())
+    finally:
+        propagate.set_global_textmap(previous)
+    headers = fake_api.headers[0]
+    assert "traceparent" not in headers
+    assert headers["x-custom-trace"] == ids(aigw_telemetry.span())[1]
+
+
+def test_suppressed_instrumentation_makes_no_span_and_injects_nothing(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    with suppress_instrumentation():
+        result = call(openai_client())
+    assert result.id == "chatcmpl-1"
+    assert aigw_telemetry.spans() == []
+    assert "traceparent" not in fake_api.headers[0]
+
+
+@pytest.mark.aigw_options(propagate=False)
+def test_propagation_can_be_turned_off_keeping_spans(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    call(openai_client())
+    assert aigw_telemetry.span().name == "chat gpt-4o"
+    assert "traceparent" not in fake_api.headers[0]
+
+
+def test_no_secret_or_request_header_reaches_the_span(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    call(openai_client(), extra_headers={"x-api-key": "also-secret"})
+    flat = repr(dict(aigw_telemetry.span().attributes))
+    assert "sk-test-secret" not in flat
+    assert "also-secret" not in flat
+    assert "authorization" not in flat.lower()
+
+
+def test_server_attributes_follow_a_changed_base_url(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    client = openai_client(base_url="https://llm.example.com/v1")
+    call(client)
+    client.base_url = "http://other.example:8080/v1"
+    call(client)
+    first, second = aigw_telemetry.genai_spans()
+    assert (first.attributes[A.SERVER_ADDRESS], first.attributes[A.SERVER_PORT]) == ("llm.example.com", 443)
+    assert (second.attributes[A.SERVER_ADDRESS], second.attributes[A.SERVER_PORT]) == ("other.example", 8080)
+
+
+def test_internal_failure_is_logged_once_and_the_call_proceeds(aigw_telemetry, fake_api, openai_client,
+                                                               monkeypatch, caplog):  # fmt: skip
+    from aigw_trace import _safety, _wrap
+
+    monkeypatch.setattr(_safety, "_seen", set())
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug in aigw-trace")
+
+    monkeypatch.setattr(_wrap.Instrumentation, "_start", broken)
+    fake_api.reply(Reply(json=completion()))
+    client = openai_client()
+    assert call(client).id == "chatcmpl-1"
+    assert call(client).id == "chatcmpl-1"
+    assert aigw_telemetry.spans() == []
+    assert len([r for r in caplog.records if "instrumentation failed" in r.getMessage()]) == 1
