@@ -95,9 +95,13 @@ def test_leaving_with_block_early_ends_the_span(aigw_telemetry, fake_api, openai
 
 def test_caller_exception_inside_with_block_ends_the_span(aigw_telemetry, fake_api, openai_client):
     fake_api.reply(Reply(chunks=stream_chunks(5)))
-    with pytest.raises(KeyError), openai_client().chat.completions.create(**STREAM_KW) as stream:
-        next(iter(stream))
-        raise KeyError("caller bug")
+    def read_then_fail() -> None:
+        with openai_client().chat.completions.create(**STREAM_KW) as stream:
+            next(iter(stream))
+            raise KeyError("caller bug")
+
+    with pytest.raises(KeyError):
+        read_then_fail()
     span = only_span(aigw_telemetry)
     assert span.attributes[A.AIGW_STREAM_OUTCOME] == "closed"
     assert span.status.status_code is StatusCode.UNSET  # the caller's bug is not the call's failure
@@ -264,8 +268,8 @@ async def test_task_cancelled_before_the_response_ends_the_span(aigw_telemetry, 
 
     import httpx2
 
-    client = openai.AsyncOpenAI(api_key="k", base_url="http://gateway.test/v1", max_retries=0,
-                                http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(slow_handler)))  # fmt: skip
+    http_client = httpx2.AsyncClient(transport=httpx2.MockTransport(slow_handler))
+    client = openai.AsyncOpenAI(api_key="k", base_url="http://gateway.test/v1", max_retries=0, http_client=http_client)
     task = asyncio.create_task(client.chat.completions.create(**STREAM_KW))
     await asyncio.sleep(0.01)
     task.cancel()
