@@ -1,0 +1,295 @@
+"""Per-call overhead of aigw-trace against the uninstrumented SDK and the *floor*, in one process.
+
+The floor is what no instrumentation that records the GenAI conventions can avoid: one span with the
+sampling-relevant attributes at start and the response attributes at end, one header inject, and the duration and
+two token-usage histogram records. Each scenario runs over an in-process ``httpx2.MockTransport`` with realistic
+bodies, with the OpenTelemetry SDK (``SimpleSpanProcessor`` into a discarding exporter, an in-memory metric reader).
+
+Configurations run in interleaved blocks (order rotated per block) so drift hits them all alike; we report the
+median and the 10th percentile of the per-block medians, and the added cost relative to the uninstrumented SDK.
+
+Run: ``nox -s bench`` (or ``python benchmarks/bench.py --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+from opentelemetry import propagate
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, set_span_in_context
+
+import aigw_trace
+from aigw_trace import _attributes as A
+
+CHUNKS = 50
+
+
+class _Discard(SpanExporter):
+    """Exports nowhere, so memory and time measure the instrumentation, not a growing in-memory list."""
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+# --- canned bodies ---
+
+CHAT_BODY = json.dumps(
+    {
+        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+        "object": "chat.completion",
+        "created": 1741570283,
+        "model": "gpt-4o-2024-08-06",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "The quick brown fox " * 12, "refusal": None,
+                            "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1117, "completion_tokens": 46, "total_tokens": 1163,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_fc9f1d7035",
+    }
+).encode()  # fmt: skip
+
+
+def _chat_stream_body(n: int) -> bytes:
+    base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-2024-07-18",
+            "service_tier": "default", "system_fingerprint": "fp_1"}  # fmt: skip
+    events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                    "finish_reason": None}]}]  # fmt: skip
+    events += [{**base, "choices": [{"index": 0, "delta": {"content": f" word{i}"}, "finish_reason": None}]}
+               for i in range(n - 3)]  # fmt: skip
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    events.append({**base, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": n, "total_tokens": 70}})
+    return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+
+
+CHAT_STREAM_BODY = _chat_stream_body(CHUNKS)
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say something."}]
+
+
+def _handler(request: httpx2.Request) -> httpx2.Response:
+    if b'"stream":true' in request.content:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=CHAT_STREAM_BODY)
+    return httpx2.Response(200, headers={"content-type": "application/json"}, content=CHAT_BODY)
+
+
+# --- the harness ---
+
+
+@dataclass
+class Harness:
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    client: openai.OpenAI
+
+    @classmethod
+    def create(cls) -> Harness:
+        tp = TracerProvider()
+        tp.add_span_processor(SimpleSpanProcessor(_Discard()))
+        mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        http = httpx2.Client(transport=httpx2.MockTransport(_handler))
+        client = openai.OpenAI(api_key="sk-bench", base_url="http://gateway.bench:4000/v1", http_client=http,
+                               max_retries=0)  # fmt: skip
+        return cls(tp, mp, client)
+
+    def instrument(self) -> None:
+        aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
+
+    def uninstrument(self) -> None:
+        if aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry:
+            aigw_trace.uninstrument()
+
+
+def scenario_chat(h: Harness) -> Callable[[], Any]:
+    create = h.client.chat.completions.create
+
+    def run() -> Any:
+        return create(model="gpt-4o", messages=MESSAGES, temperature=0.2)
+
+    return run
+
+
+def scenario_chat_stream(h: Harness) -> Callable[[], Any]:
+    create = h.client.chat.completions.create
+
+    def run() -> Any:
+        for _ in create(model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}):
+            pass
+
+    return run
+
+
+def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
+    """The unavoidable work around an uninstrumented call, written out by hand."""
+    tracer = h.tracer_provider.get_tracer("floor")
+    meter = h.meter_provider.get_meter("floor")
+    duration = meter.create_histogram(A.METRIC_OPERATION_DURATION, unit="s",
+                                      explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS))  # fmt: skip
+    tokens = meter.create_histogram(A.METRIC_TOKEN_USAGE, unit="{token}",
+                                    explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS))  # fmt: skip
+    create = h.client.chat.completions.create
+    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "openai", A.REQUEST_MODEL: "gpt-4o",
+                   A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
+
+    def run() -> Any:
+        t0 = time.perf_counter()
+        span = tracer.start_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=start_attrs)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=set_span_in_context(span))
+        if stream:
+            usage = last = None
+            for chunk in create(model="gpt-4o", messages=MESSAGES, stream=True,
+                                stream_options={"include_usage": True}, extra_headers=carrier):  # fmt: skip
+                last = chunk
+                if chunk.usage is not None:
+                    usage = chunk.usage
+            response_id, response_model = last.id, last.model  # type: ignore[union-attr]
+            finish = ["stop"]
+        else:
+            r = create(model="gpt-4o", messages=MESSAGES, temperature=0.2, extra_headers=carrier)
+            usage, response_id, response_model = r.usage, r.id, r.model
+            finish = [c.finish_reason for c in r.choices]
+        span.set_attributes({A.RESPONSE_ID: response_id, A.RESPONSE_MODEL: response_model,
+                             A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: usage.prompt_tokens,
+                             A.USAGE_OUTPUT_TOKENS: usage.completion_tokens})  # fmt: skip
+        span.end()
+        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model}
+        duration.record(time.perf_counter() - t0, attrs)
+        tokens.record(usage.prompt_tokens, {**attrs, A.TOKEN_TYPE: "input"})
+        tokens.record(usage.completion_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+
+    return run
+
+
+SCENARIOS: dict[str, tuple[Callable[[Harness], Callable[[], Any]], bool]] = {
+    "openai chat": (scenario_chat, False),
+    f"openai chat stream ({CHUNKS} chunks)": (scenario_chat_stream, True),
+}
+
+
+def _time_block(fn: Callable[[], Any], calls: int) -> float:
+    samples = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def measure(h: Harness, blocks: int, calls: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for name, (make, stream) in SCENARIOS.items():
+        configs: dict[str, tuple[Callable[[], Any], bool]] = {
+            "uninstrumented": (make(h), False),
+            "floor": (floor_of(h, stream), False),
+            "aigw-trace": (make(h), True),
+        }
+        medians: dict[str, list[float]] = {c: [] for c in configs}
+        order = list(configs)
+        for fn, instrumented in configs.values():  # warm up
+            (h.instrument if instrumented else h.uninstrument)()
+            _time_block(fn, max(10, calls // 5))
+        for block in range(blocks):
+            rotated = order[block % len(order):] + order[: block % len(order)]
+            for config in rotated:
+                fn, instrumented = configs[config]
+                (h.instrument if instrumented else h.uninstrument)()
+                gc.collect()
+                medians[config].append(_time_block(fn, calls))
+        h.uninstrument()
+        row: dict[str, float] = {}
+        for config, values in medians.items():
+            ordered = sorted(values)
+            row[f"{config} median_us"] = statistics.median(values) * 1e6
+            row[f"{config} p10_us"] = ordered[max(0, len(ordered) // 10)] * 1e6
+        base = row["uninstrumented median_us"]
+        row["floor added_us"] = row["floor median_us"] - base
+        row["aigw-trace added_us"] = row["aigw-trace median_us"] - base
+        row["ratio to floor"] = row["aigw-trace added_us"] / row["floor added_us"] if row["floor added_us"] > 0 else 0
+        if stream:
+            row["excess per chunk_us"] = (row["aigw-trace added_us"] - 1.25 * row["floor added_us"]) / CHUNKS
+        results[name] = row
+    return results
+
+
+def memory_growth(h: Harness, calls: int) -> dict[str, float]:
+    """Heap growth across ``calls`` instrumented calls after a warm-up, traced by ``tracemalloc``."""
+    h.instrument()
+    run = scenario_chat(h)
+    stream = scenario_chat_stream(h)
+    for _ in range(200):
+        run()
+        stream()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(calls):
+        run() if i % 2 else stream()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    h.uninstrument()
+    return {"calls": calls, "growth_kib": (after - before) / 1024}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=200, help="calls per block")
+    parser.add_argument("--memory-calls", type=int, default=100_000, help="0 to skip the memory check")
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench.json")
+    args = parser.parse_args(argv)
+
+    h = Harness.create()
+    results = measure(h, args.blocks, args.calls)
+    print(f"{'scenario':<32} {'bare':>9} {'floor+':>9} {'aigw+':>9} {'ratio':>6}  per-chunk excess")
+    for name, row in results.items():
+        chunk = f"{row['excess per chunk_us']:+.2f} µs" if "excess per chunk_us" in row else ""
+        print(f"{name:<32} {row['uninstrumented median_us']:>7.0f}µs {row['floor added_us']:>7.0f}µs "
+              f"{row['aigw-trace added_us']:>7.0f}µs {row['ratio to floor']:>6.2f}  {chunk}")  # fmt: skip
+    output: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "blocks": args.blocks,
+        "calls_per_block": args.calls,
+        "scenarios": results,
+    }
+    if args.memory_calls:
+        output["memory"] = memory_growth(h, args.memory_calls)
+        print(f"memory: {output['memory']['growth_kib']:+.1f} KiB over {args.memory_calls} calls")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(output, indent=2))
+    print(f"written: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
