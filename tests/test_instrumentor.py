@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import openai
 
@@ -75,28 +76,18 @@ def test_instrument_succeeds_without_either_sdk():
     assert out == "ok"
 
 
-def test_opentelemetry_instrument_shows_the_genai_span(tmp_path):
-    script = tmp_path / "app.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import httpx2, openai
-            body = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"},
-                                 "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-            transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=body))
-            client = openai.OpenAI(api_key="k", base_url="http://gw.test/v1",
-                                   http_client=httpx2.Client(transport=transport))
-            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
-            """
-        )
-    )
-    bindir = __import__("pathlib").Path(sys.executable).parent
-    env = {"PATH": f"{bindir}", "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+def test_opentelemetry_instrument_shows_the_genai_span():
+    """The zero-code path: the example under ``opentelemetry-instrument`` with the console exporter."""
+    example = Path(__file__).parents[1] / "examples" / "quickstart.py"
+    bindir = Path(sys.executable).parent
+    env = {"PATH": str(bindir), "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
            "OTEL_LOGS_EXPORTER": "none", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "httpx,httpx2"}  # fmt: skip
-    proc = subprocess.run([str(bindir / "opentelemetry-instrument"), sys.executable, str(script)],
+    proc = subprocess.run([str(bindir / "opentelemetry-instrument"), sys.executable, str(example)],
                           capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert '"name": "chat gpt-4o"' in proc.stdout
-    assert '"gen_ai.usage.input_tokens": 1' in proc.stdout
+    assert '"name": "chat gpt-4o-mini"' in proc.stdout
+    assert '"gen_ai.usage.input_tokens": 9' in proc.stdout
+    # The traceparent the gateway received names the span the console exporter printed.
+    received = proc.stdout.split("traceparent the gateway received: ")[1].split()[0]
+    span_id = received.split("-")[2]
+    assert f'"span_id": "0x{span_id}"' in proc.stdout
