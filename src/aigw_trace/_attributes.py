@@ -11,6 +11,7 @@ from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _ga
 from opentelemetry.semconv._incubating.attributes import openai_attributes as _oa
+from opentelemetry.semconv._incubating.attributes import user_attributes as _user
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gm
 from opentelemetry.semconv.attributes import error_attributes as _er
 from opentelemetry.semconv.attributes import server_attributes as _sv
@@ -55,6 +56,7 @@ OPENAI_RESPONSE_SERVICE_TIER: Final = _oa.OPENAI_RESPONSE_SERVICE_TIER
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = _oa.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
 
 # --- General ---
+USER_ID: Final = _user.USER_ID
 ERROR_TYPE: Final = _er.ERROR_TYPE
 SERVER_ADDRESS: Final = _sv.SERVER_ADDRESS
 SERVER_PORT: Final = _sv.SERVER_PORT
@@ -110,3 +112,15 @@ AIGW_CLIENT_ROLE: Final = "aigw.span.role"
 AIGW_STREAM_OUTCOME: Final = "aigw.stream.outcome"
 """How a stream ended: ``completed``, ``closed`` (caller stopped early), ``abandoned`` (garbage-collected) or
 ``error``."""
+
+AIGW_RESPONSE_HEADER_PREFIX: Final = "aigw.response.header."
+"""Allow-listed gateway response headers, recorded raw: ``aigw.response.header.x-litellm-call-id``."""
+
+AIGW_GATEWAY_SPAN_ID: Final = "aigw.gateway.span_id"
+"""The gateway's span id, from the W3C ``traceresponse`` header it returned."""
+
+AIGW_GATEWAY_TRACE_ID: Final = "aigw.gateway.trace_id"
+"""Set only when the gateway's ``traceresponse`` names another trace (it restarted the trace); a link joins them."""
+
+AIGW_LINK_REASON: Final = "aigw.link.reason"
+"""Why a span link was added."""

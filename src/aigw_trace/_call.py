@@ -17,6 +17,8 @@ from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
 from ._content import bounded_json
+from ._gateway import record_response_headers
+from ._hooks import ResponseInfo
 from ._safety import report
 from ._telemetry import Telemetry
 from .providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig
@@ -43,7 +45,10 @@ class Call:
         "_tel",
         "context",
         "endpoint",
+        "headers",
+        "inject_context",
         "reading",
+        "session_id",
         "span",
         "stream",
         "wants_body",
@@ -64,6 +69,11 @@ class Call:
         self.endpoint = endpoint
         self.span = span
         self.context: Context | None = None
+        self.inject_context: Context | None = None
+        """What is propagated: the call's context, plus the session baggage when that is turned on."""
+        self.session_id: str | None = None
+        self.headers: Any = None
+        """The final HTTP response's headers, once seen."""
         self._metric_attrs = metric_attrs
         self._start = perf_counter()
         self.stream = stream
@@ -97,6 +107,18 @@ class Call:
                 self._acc.add(chunk)
         except Exception as exc:
             report("stream chunk", exc)
+
+    def on_response_headers(self, headers: Any) -> None:
+        """The final HTTP response arrived (success, or an error status the SDK is about to raise)."""
+        if self.headers is not None:
+            return
+        self.headers = headers
+        settings = self._tel.settings
+        try:
+            if self.span.is_recording() and (settings.response_headers or settings.traceresponse):
+                record_response_headers(self.span, headers, settings.response_headers, settings.traceresponse)
+        except Exception as exc:
+            report("recording gateway response headers", exc)
 
     # --- the single end ---
 
@@ -157,6 +179,10 @@ class Call:
             attrs[A.AIGW_STREAM_OUTCOME] = outcome
 
         if error is not None:
+            if self.headers is None:
+                failed = getattr(error, "response", None)
+                if failed is not None and getattr(failed, "headers", None) is not None:
+                    self.on_response_headers(failed.headers)
             if isinstance(error, Exception):
                 etype = error_type(error)
                 attrs[A.ERROR_TYPE] = etype
@@ -170,6 +196,12 @@ class Call:
 
         if recording and attrs:
             span.set_attributes(attrs)
+        hook = self._tel.settings.response_hook
+        if hook is not None:
+            try:
+                hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
+            except Exception as exc:
+                report("response_hook", exc)
         tel = self._tel
         tel.duration.record(duration, metric)
         if input_tokens is not None:

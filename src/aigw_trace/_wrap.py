@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import wrapt
+from opentelemetry import baggage, propagate
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from opentelemetry.trace import SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
@@ -28,6 +28,7 @@ from opentelemetry.util.types import AttributeValue
 from . import _attributes as A
 from ._call import Call
 from ._content import bounded_json
+from ._hooks import RequestInfo
 from ._safety import report
 from ._scope import scoped_attributes
 from ._streams import CALL_KEY, current_call, traced_stream_class, watch_body
@@ -36,6 +37,8 @@ from .providers._spec import Endpoint, Provider
 
 _TRACEPARENT = "traceparent"
 _TRACESTATE = "tracestate"
+_SESSION_BAGGAGE_KEY = "session.id"
+"""The baggage key LiteLLM reads as its session id (see docs/gateways)."""
 
 
 class Instrumentation:
@@ -63,13 +66,18 @@ class Instrumentation:
         self._stream_bases = (getattr(streams, p.sync_stream), self._async_stream)
         self._raw_bases = tuple(getattr(importlib.import_module(m), c) for m, c in p.raw_response_classes)
         base = importlib.import_module(p.base_client_module)
-        for cls_name, wrapper in (
-            (p.sync_client, self._request_sync),
-            (p.async_client, self._request_async),
-            ("BaseClient", self._build_request),
-        ):
+        patches: list[tuple[str, str, Any]] = [
+            (p.sync_client, "request", self._request_sync),
+            (p.async_client, "request", self._request_async),
+            ("BaseClient", "_build_request", self._build_request),
+        ]
+        if self.tel.settings.reads_response_headers:
+            patches += [
+                (p.sync_client, "_process_response", self._process_response),
+                (p.async_client, "_process_response", self._process_response),
+            ]
+        for cls_name, method, wrapper in patches:
             target = getattr(base, cls_name)
-            method = "_build_request" if cls_name == "BaseClient" else "request"
             wrapt.wrap_function_wrapper(target, method, wrapper)
             self._undo.append(functools.partial(unwrap, target, method))
         if p.extra_setup is not None:
@@ -150,6 +158,7 @@ class Instrumentation:
         scoped = scoped_attributes()
         if scoped:
             attrs.update(scoped)
+        settings = tel.settings
 
         event_attrs: dict[str, Any] | None = None
         content = tel.settings.content
@@ -162,7 +171,30 @@ class Instrumentation:
         span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
         accumulator = endpoint.stream(content.on_span or content.on_event) if stream and endpoint.stream else None
         call = Call(tel, endpoint, span, metric, stream=stream, accumulator=accumulator, event_attrs=event_attrs)
-        call.context = otel_context.set_value(CALL_KEY, call, set_span_in_context(span))
+        call.context = call.inject_context = otel_context.set_value(CALL_KEY, call, set_span_in_context(span))
+        if scoped and (settings.session_baggage or settings.session_headers):
+            session = scoped.get(A.CONVERSATION_ID)
+            if isinstance(session, str):
+                call.session_id = session
+                if settings.session_baggage and baggage.get_baggage(_SESSION_BAGGAGE_KEY, call.context) is None:
+                    # Only this allow-listed key is ever added; the app's own baggage (and its own session.id)
+                    # stays as it is.
+                    call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
+        if settings.request_hook is not None:
+            info = RequestInfo(
+                provider=str(metric[A.PROVIDER_NAME]),
+                operation=endpoint.operation,
+                model=model,
+                method=options.method,
+                path=options.url,
+                body=body,
+                stream=stream,
+                client=client,
+            )
+            try:
+                settings.request_hook(span, info)
+            except Exception as exc:
+                report("request_hook", exc)
         return call
 
     def finish(self, call: Call, result: Any) -> Any:
@@ -229,24 +261,38 @@ class Instrumentation:
 
     def _build_request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = wrapped(*args, **kwargs)
-        if self.tel.settings.propagate:
+        settings = self.tel.settings
+        if settings.propagate:
             call = current_call()
             if call is not None:
                 try:
-                    inject_headers(request.headers, call)
+                    if settings.inject_hosts is None or settings.inject_hosts.allows(request.url.host):
+                        inject_headers(request.headers, call, settings.session_headers)
                 except Exception as exc:
                     report("injecting trace context", exc)
         return request
 
+    def _process_response(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        # The one place every successful call's final HTTP response passes, with its headers.
+        call = current_call()
+        if call is not None:
+            response = kwargs.get("response")
+            if response is not None:
+                call.on_response_headers(response.headers)
+        return wrapped(*args, **kwargs)
 
-def inject_headers(headers: Any, call: Call) -> None:
+
+def inject_headers(headers: Any, call: Call, session_headers: tuple[str, ...] = ()) -> None:
     """Add the call's trace context to one attempt's headers through the global propagators.
 
     A header the caller already set (``extra_headers``, ``default_headers``) wins: theirs is kept, and a caller's
     ``traceparent`` also keeps our ``tracestate`` out, since the two only make sense together.
     """
     carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=call.context)
+    propagate.inject(carrier, context=call.inject_context)
+    if call.session_id is not None:
+        for name in session_headers:
+            carrier[name] = call.session_id
     if not carrier:
         return
     if _TRACEPARENT in headers:

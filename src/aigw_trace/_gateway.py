@@ -1,0 +1,122 @@
+"""What aigw-trace knows about AI gateways: their response headers, W3C ``traceresponse``, and where to inject.
+
+Gateway headers are recorded raw under one prefix rather than mapped onto GenAI keys: ``x-litellm-model-name``,
+for instance, is the gateway's routing name, not ``gen_ai.response.model``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry.trace import Span, SpanContext, TraceFlags
+from opentelemetry.util.types import AttributeValue
+
+from . import _attributes as A
+
+PRESETS: Mapping[str, tuple[str, ...]] = {
+    "litellm": (
+        "x-litellm-call-id",
+        "x-litellm-model-id",
+        "x-litellm-model-group",
+        "x-litellm-response-cost",
+        "x-litellm-response-duration-ms",
+        "x-litellm-overhead-duration-ms",
+        "x-litellm-attempted-retries",
+        "x-litellm-attempted-fallbacks",
+    ),
+    "envoy": ("x-envoy-upstream-service-time",),
+    "kong": ("x-kong-upstream-latency", "x-kong-proxy-latency", "x-kong-upstream-status"),
+    "portkey": (
+        "x-portkey-trace-id",
+        "x-portkey-retry-attempt-count",
+        "x-portkey-cache-status",
+        "x-portkey-last-used-option-index",
+    ),
+    "cloudflare": ("cf-aig-cache-status", "cf-aig-log-id", "cf-aig-event-id"),
+}
+"""Response headers worth keeping per gateway (``AIGW_TRACE_GATEWAY``), from each gateway's documentation."""
+
+_SECRETISH = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
+
+
+def header_names(presets: Iterable[str], extra: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(header, attribute key) pairs for the chosen presets and extra headers, resolved once.
+
+    Unknown presets raise ``ValueError`` (a typo would silently record nothing); header names that look like
+    credentials are refused the same way, since response headers may echo them.
+    """
+    names: list[str] = []
+    for preset in presets:
+        key = preset.strip().lower()
+        if not key:
+            continue
+        if key not in PRESETS:
+            raise ValueError(f"unknown gateway preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
+        names.extend(PRESETS[key])
+    for header in extra:
+        header = header.strip().lower()
+        if not header:
+            continue
+        if _SECRETISH.search(header):
+            raise ValueError(f"refusing to record response header {header!r}: it may carry a credential")
+        names.append(header)
+    return tuple((h, A.AIGW_RESPONSE_HEADER_PREFIX + h) for h in dict.fromkeys(names))
+
+
+def parse_traceresponse(value: str) -> SpanContext | None:
+    """The gateway's span from ``traceresponse: 00-<trace id>-<span id>-<flags>``; ``None`` if malformed."""
+    parts = value.strip().split("-")
+    if len(parts) != 4 or parts[0] != "00" or len(parts[1]) != 32 or len(parts[2]) != 16 or len(parts[3]) != 2:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if not trace_id or not span_id:
+        return None
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
+
+
+def record_response_headers(span: Span, headers: Any, wanted: tuple[tuple[str, str], ...], traceresponse: bool) -> None:
+    """Put the allow-listed gateway headers, and what ``traceresponse`` says, on ``span``."""
+    attrs: dict[str, AttributeValue] = {}
+    for header, key in wanted:
+        value = headers.get(header)
+        if value is not None:
+            attrs[key] = value
+    if traceresponse:
+        value = headers.get("traceresponse")
+        gateway = parse_traceresponse(value) if value else None
+        if gateway is not None:
+            attrs[A.AIGW_GATEWAY_SPAN_ID] = format(gateway.span_id, "016x")
+            if gateway.trace_id != span.get_span_context().trace_id:
+                # The gateway restarted the trace: link to it so the two traces stay connected.
+                attrs[A.AIGW_GATEWAY_TRACE_ID] = format(gateway.trace_id, "032x")
+                span.add_link(gateway, {A.AIGW_LINK_REASON: "gateway traceresponse"})
+    if attrs:
+        span.set_attributes(attrs)
+
+
+class HostFilter:
+    """Which request hosts may receive trace headers: exact names and ``*.suffix`` wildcards."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        exact: set[str] = set()
+        suffixes: list[str] = []
+        for raw in patterns:
+            pattern = raw.strip().lower()
+            if pattern.startswith("*."):
+                suffixes.append(pattern[1:])
+            elif pattern:
+                exact.add(pattern)
+        self._exact = frozenset(exact)
+        self._suffixes = tuple(suffixes)
+        # Hosts seen are few (the gateways an app talks to); the cache bound keeps odd absolute URLs harmless.
+        self.allows = functools.lru_cache(maxsize=256)(self._allows)
+
+    def _allows(self, host: str) -> bool:
+        host = host.lower()
+        return host in self._exact or host.endswith(self._suffixes)
