@@ -31,6 +31,8 @@ class Reply:
     chunks: list[bytes] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     raise_error: BaseException | None = None
+    traceresponse_span: str | None = None
+    """Answer like a gateway that continued the caller's trace: ``traceresponse`` with this span id."""
 
 
 @dataclass
@@ -53,6 +55,10 @@ class FakeAPI:
         reply = self._next()
         if reply.raise_error is not None:
             raise reply.raise_error
+        if reply.traceresponse_span is not None:
+            trace_id = request.headers["traceparent"].split("-")[1]
+            reply = Reply(reply.status, reply.json, reply.chunks,
+                          {**reply.headers, "traceresponse": f"00-{trace_id}-{reply.traceresponse_span}-01"})  # fmt: skip
         if reply.chunks is not None:
             headers = {"content-type": "text/event-stream", **reply.headers}
             return httpx2.Response(reply.status, headers=headers, stream=_Body(reply.chunks, self))

@@ -191,10 +191,13 @@ class Instrumentation:
                 stream=stream,
                 client=client,
             )
+            token = otel_context.attach(call.context)  # so the hook sees the call as current (enrich() works)
             try:
                 settings.request_hook(span, info)
             except Exception as exc:
                 report("request_hook", exc)
+            finally:
+                otel_context.detach(token)
         return call
 
     def finish(self, call: Call, result: Any) -> Any:
