@@ -57,8 +57,8 @@ class FakeAPI:
             raise reply.raise_error
         if reply.traceresponse_span is not None:
             trace_id = request.headers["traceparent"].split("-")[1]
-            reply = Reply(reply.status, reply.json, reply.chunks,
-                          {**reply.headers, "traceresponse": f"00-{trace_id}-{reply.traceresponse_span}-01"})  # fmt: skip
+            traceresponse = f"00-{trace_id}-{reply.traceresponse_span}-01"
+            reply = Reply(reply.status, reply.json, reply.chunks, {**reply.headers, "traceresponse": traceresponse})
         if reply.chunks is not None:
             headers = {"content-type": "text/event-stream", **reply.headers}
             return httpx2.Response(reply.status, headers=headers, stream=_Body(reply.chunks, self))

@@ -127,7 +127,8 @@ def test_session_reaches_the_gateway_as_baggage_and_headers(aigw_telemetry, fake
     assert sorted(scoped["baggage"].split(",")) == ["session.id=conv-1", "tenant=acme"]
     assert scoped["agent-session-id"] == "conv-1"
     assert scoped["x-litellm-session-id"] == "conv-1"
-    assert "u-1" not in str(scoped) and "hidden" not in str(scoped)  # only the allow-listed key travels
+    assert "u-1" not in str(scoped)
+    assert "hidden" not in str(scoped)
     assert plain["baggage"] == "tenant=acme"
     assert "agent-session-id" not in plain
 
@@ -158,15 +159,19 @@ def test_injection_only_to_allowed_hosts(aigw_telemetry, fake_api, openai_client
     for base in ("http://gateway.internal/v1", "http://llm.corp.example/v1", "https://api.thirdparty.example/v1"):
         chat(openai_client(base_url=base))
     allowed, wildcard, third = fake_api.headers
-    assert "traceparent" in allowed and "traceparent" in wildcard
+    assert "traceparent" in allowed
+    assert "traceparent" in wildcard
     assert "traceparent" not in third
     assert len(aigw_telemetry.genai_spans()) == 3  # spans either way
 
 
 def test_host_filter_matching():
     f = HostFilter(["GW.example", "*.corp.example"])
-    assert f.allows("gw.example") and f.allows("a.b.corp.example")
-    assert not f.allows("corp.example") and not f.allows("evilcorp.example") and not f.allows("gw.example.org")
+    assert f.allows("gw.example")
+    assert f.allows("a.b.corp.example")
+    assert not f.allows("corp.example")
+    assert not f.allows("evilcorp.example")
+    assert not f.allows("gw.example.org")
 
 
 def test_hooks_receive_request_and_response(aigw_telemetry, fake_api, openai_client):
@@ -187,7 +192,8 @@ def test_hooks_receive_request_and_response(aigw_telemetry, fake_api, openai_cli
     assert (request.provider, request.operation, request.model, request.method, request.path, request.stream) == (
         "openai", "chat", "gpt-4o", "post", "/chat/completions", False)  # fmt: skip
     assert request.body["temperature"] == 0.5
-    assert response.error is None and response.headers["x-request-id"] == "r-1"
+    assert response.error is None
+    assert response.headers["x-request-id"] == "r-1"
     attrs = aigw_telemetry.span().attributes
     assert (attrs["app.route"], attrs["app.answer"]) == ("/chat/completions", "pong")
 

@@ -95,6 +95,7 @@ def test_leaving_with_block_early_ends_the_span(aigw_telemetry, fake_api, openai
 
 def test_caller_exception_inside_with_block_ends_the_span(aigw_telemetry, fake_api, openai_client):
     fake_api.reply(Reply(chunks=stream_chunks(5)))
+
     def read_then_fail() -> None:
         with openai_client().chat.completions.create(**STREAM_KW) as stream:
             next(iter(stream))
