@@ -1,0 +1,26 @@
+"""The ``aigw-trace`` command line: ``demo`` and ``doctor``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aigw-trace", description="OpenTelemetry for LLM SDKs behind AI gateways")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    doctor = commands.add_parser("doctor", help="send one instrumented request to your gateway and explain the trace")
+    doctor.add_argument("--base-url", required=True, help="the gateway's base URL as the SDK would use it")
+    doctor.add_argument("--provider", choices=("openai", "anthropic"), default="openai")
+    doctor.add_argument("--model", help="send a 1-token chat/messages request with this model (default: list models)")
+
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from ._doctor import diagnose, render
+
+        diagnosis = diagnose(args.provider, args.base_url, model=args.model)
+        render(diagnosis, sys.stdout)
+        return 0 if diagnosis.ok else 1
+    return 2  # pragma: no cover - argparse rejects unknown commands
