@@ -37,6 +37,7 @@ from .providers._spec import Endpoint, Provider
 
 _TRACEPARENT = "traceparent"
 _TRACESTATE = "tracestate"
+_MAX_CONSTANTS_PER_CLIENT = 64
 _SESSION_BAGGAGE_KEY = "session.id"
 """The baggage key LiteLLM reads as its session id (see docs/gateways)."""
 
@@ -117,6 +118,37 @@ class Instrumentation:
             report("starting a span", exc)
             return None
 
+    def _constant_part(
+        self, client: Any, endpoint: Endpoint, model: str | None
+    ) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue], str]:
+        """Metric attributes, start attributes and span name that depend only on client, endpoint and model.
+
+        Cached on the client (invalidated when its base URL changes) and bounded, since models are caller-chosen.
+        Callers must not mutate what they get.
+        """
+        url = client._base_url
+        cache = client.__dict__.get("_aigw_constants")
+        if cache is None or cache[0] is not url:
+            cache = (url, {})
+            client.__dict__["_aigw_constants"] = cache
+        entries: dict[tuple[int, str | None], Any] = cache[1]
+        key = (id(endpoint), model)
+        entry = entries.get(key)
+        if entry is None:
+            metric: dict[str, AttributeValue] = {
+                A.OPERATION_NAME: endpoint.operation,
+                A.PROVIDER_NAME: self._provider_name(client),
+            }
+            if model:
+                metric[A.REQUEST_MODEL] = model
+            metric.update(_server_attributes(url))
+            base = {**metric, **endpoint.attributes, A.AIGW_CLIENT_ROLE: "client"}
+            name = endpoint.span_name or (f"{endpoint.operation} {model}" if model else endpoint.operation)
+            if len(entries) >= _MAX_CONSTANTS_PER_CLIENT:
+                entries.clear()
+            entry = entries[key] = (metric, base, name)
+        return entry
+
     def _start(self, client: Any, options: Any, endpoint: Endpoint, kwargs: dict[str, Any]) -> Call:
         tel = self.tel
         body = options.json_data
@@ -130,15 +162,8 @@ class Instrumentation:
         if not isinstance(model, str):
             model = None
 
-        metric: dict[str, AttributeValue] = {
-            A.OPERATION_NAME: endpoint.operation,
-            A.PROVIDER_NAME: self._provider_name(client),
-        }
-        if model:
-            metric[A.REQUEST_MODEL] = model
-        metric.update(_server_attributes(client))
-
-        attrs: dict[str, AttributeValue] = {**metric, **endpoint.attributes, A.AIGW_CLIENT_ROLE: "client"}
+        metric, base_attrs, name = self._constant_part(client, endpoint, model)
+        attrs = dict(base_attrs)
         for f in endpoint.request:
             value = f.convert(body.get(f.path[0]))
             if value is not None:
@@ -167,7 +192,6 @@ class Instrumentation:
         if endpoint.content is not None and (content.on_span or (event_attrs is not None and content.on_event)):
             _capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
-        name = endpoint.span_name or (f"{endpoint.operation} {model}" if model else endpoint.operation)
         span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
         accumulator = endpoint.stream(content.on_span or content.on_event) if stream and endpoint.stream else None
         call = Call(tel, endpoint, span, metric, stream=stream, accumulator=accumulator, event_attrs=event_attrs)
@@ -314,12 +338,8 @@ def _body_read(http: Any) -> bool:
     return True
 
 
-def _server_attributes(client: Any) -> dict[str, AttributeValue]:
-    """``server.address``/``server.port`` of the client's base URL, cached on the client until it changes."""
-    url = client._base_url
-    cached = client.__dict__.get("_aigw_server")
-    if cached is not None and cached[0] is url:
-        return dict(cached[1])
+def _server_attributes(url: Any) -> dict[str, AttributeValue]:
+    """``server.address``/``server.port`` of a base URL (the gateway's, when there is one)."""
     attrs: dict[str, AttributeValue] = {}
     host = getattr(url, "host", None)
     if host:
@@ -329,8 +349,7 @@ def _server_attributes(client: Any) -> dict[str, AttributeValue]:
             port = {"https": 443, "http": 80}.get(getattr(url, "scheme", ""))
         if port is not None:
             attrs[A.SERVER_PORT] = port
-    client.__dict__["_aigw_server"] = (url, attrs)
-    return dict(attrs)
+    return attrs
 
 
 def _capture_inputs(
