@@ -65,10 +65,12 @@ def test_instrument_succeeds_without_either_sdk():
     out = run_python(
         """
         import sys
-        sys.modules["openai"] = None      # makes `import openai` fail as if not installed
-        sys.modules["anthropic"] = None
+        for name in ("openai", "anthropic", "httpx2"):
+            sys.modules[name] = None      # makes `import openai` fail as if not installed
         import aigw_trace
         aigw_trace.instrument()
+        with aigw_trace.attributes(conversation_id="c"):
+            assert aigw_trace.enrich(user_id="u") is False
         aigw_trace.uninstrument()
         print("ok")
         """

@@ -11,7 +11,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
-from opentelemetry.context import Context
+from opentelemetry.context import Context, create_key, get_value
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -24,6 +24,15 @@ from ._telemetry import Telemetry
 from .providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig
 
 _MISSING: Any = object()
+
+CALL_KEY = create_key("aigw_trace.call")
+"""Context key under which the call in progress travels with its span (one ``attach`` sets both)."""
+
+
+def current_call() -> Call | None:
+    """The SDK call in progress in this context, if aigw-trace is tracing one."""
+    call = get_value(CALL_KEY)
+    return call if isinstance(call, Call) else None
 
 
 def error_type(exc: BaseException) -> str:

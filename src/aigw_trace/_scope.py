@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
+from ._call import current_call
 
 _log = logging.getLogger("aigw_trace")
 
@@ -170,8 +171,6 @@ class attributes:
 def enrich(conversation_id: str | None = None, user_id: str | None = None, **custom: Any) -> bool:
     """Add attributes to the GenAI span of the SDK call in progress (e.g. from a hook or a callback that runs
     during the call). Returns whether there was one; values are validated like :class:`attributes`."""
-    from ._streams import current_call  # the stream machinery imports the SDK's HTTP layer; only needed here
-
     call = current_call()
     if call is None or call.ended:
         return False

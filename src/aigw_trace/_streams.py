@@ -20,18 +20,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, get_origin
 
 import httpx2
-from opentelemetry.context import create_key, get_value
 
-from ._call import Call
+from ._call import CALL_KEY, Call, current_call
 from ._safety import report
 
-CALL_KEY = create_key("aigw_trace.call")
-"""Context key under which the call in progress travels with its span (one ``attach`` sets both)."""
-
-
-def current_call() -> Call | None:
-    call = get_value(CALL_KEY)
-    return call if isinstance(call, Call) else None
+__all__ = ["CALL_KEY", "current_call", "traced_stream_class", "watch_body"]
 
 
 # --- the HTTP body watcher ---

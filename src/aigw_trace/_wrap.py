@@ -26,12 +26,11 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._call import Call
+from ._call import CALL_KEY, Call, current_call
 from ._content import bounded_json
 from ._hooks import RequestInfo
 from ._safety import report
 from ._scope import scoped_attributes
-from ._streams import CALL_KEY, current_call, traced_stream_class, watch_body
 from ._telemetry import Telemetry
 from .providers._spec import Endpoint, Provider
 
@@ -44,6 +43,9 @@ _SESSION_BAGGAGE_KEY = "session.id"
 
 class Instrumentation:
     """aigw-trace applied to one SDK: the patches, and what they need at call time, resolved once."""
+
+    _traced_stream_class: Callable[[Any, bool], Any]
+    _watch_body: Callable[[Any, Call], bool]
 
     def __init__(self, provider: Provider, tel: Telemetry) -> None:
         self.provider = provider
@@ -62,6 +64,11 @@ class Instrumentation:
         if self.installed:
             return
         p = self.provider
+        # Imported here, not at module level: it needs httpx2, which only comes with an SDK.
+        from ._streams import traced_stream_class, watch_body
+
+        self._traced_stream_class = traced_stream_class
+        self._watch_body = watch_body
         streams = importlib.import_module(p.stream_module)
         self._async_stream = getattr(streams, p.async_stream)
         self._stream_bases = (getattr(streams, p.sync_stream), self._async_stream)
@@ -131,8 +138,8 @@ class Instrumentation:
         if cache is None or cache[0] is not url:
             cache = (url, {})
             client.__dict__["_aigw_constants"] = cache
-        entries: dict[tuple[int, str | None], Any] = cache[1]
-        key = (id(endpoint), model)
+        entries: dict[tuple[Endpoint, str | None], Any] = cache[1]
+        key = (endpoint, model)  # holding the endpoint keeps its identity from being reused while cached
         entry = entries.get(key)
         if entry is None:
             metric: dict[str, AttributeValue] = {
@@ -177,7 +184,7 @@ class Instrumentation:
             if stream_cls is not None:
                 origin = getattr(stream_cls, "__origin__", stream_cls)
                 if isinstance(origin, type) and issubclass(origin, self._stream_bases):
-                    kwargs["stream_cls"] = traced_stream_class(
+                    kwargs["stream_cls"] = self._traced_stream_class(
                         stream_cls, self._async_stream is not None and issubclass(origin, self._async_stream)
                     )
         scoped = scoped_attributes()
@@ -187,8 +194,8 @@ class Instrumentation:
 
         event_attrs: dict[str, Any] | None = None
         content = tel.settings.content
-        if tel.logger is not None:
-            event_attrs = dict(attrs)
+        if tel.logger is not None and endpoint.content is not None:
+            event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
         if endpoint.content is not None and (content.on_span or (event_attrs is not None and content.on_event)):
             _capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
@@ -231,7 +238,7 @@ class Instrumentation:
                 # The observing subclass attached itself; a stream the SDK built from another class ends with
                 # its body.
                 if not call.ended:
-                    watch_body(result.response, call)
+                    self._watch_body(result.response, call)
             elif self._raw_bases and isinstance(result, self._raw_bases):
                 self._finish_raw(call, result)
             else:
@@ -245,8 +252,8 @@ class Instrumentation:
         http = raw.http_response
         if call.stream or not _body_read(http):
             # with_streaming_response, or a raw stream: the caller decides when the body is read and closed.
-            call.wants_body = not call.stream
-            if not watch_body(http, call):
+            call.wants_body = not call.stream and call.endpoint.reads_response
+            if not self._watch_body(http, call):
                 call.end()
             return
         # with_raw_response on a plain call: the body is already here; read it without running the SDK's parser.

@@ -110,9 +110,12 @@ class Content:
     """Response (or stream summary) → output messages."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Endpoint:
-    """What one SDK endpoint means in GenAI terms, and where its values are."""
+    """What one SDK endpoint means in GenAI terms, and where its values are.
+
+    Compared and hashed by identity: the core caches per endpoint object.
+    """
 
     operation: str
     """``gen_ai.operation.name``; the span is named ``"{operation} {request model}"``."""
@@ -132,6 +135,11 @@ class Endpoint:
     content: Content | None = None
     span_name: str | None = None
     """Fixed span name for endpoints without a model (otherwise ``"{operation} {model}"``)."""
+
+    @property
+    def reads_response(self) -> bool:
+        """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
+        return bool(self.response or self.usage or self.finish_reasons or self.error or self.content)
 
 
 @dataclass(frozen=True)
