@@ -48,6 +48,9 @@ INPUT_MESSAGES: Final = _ga.GEN_AI_INPUT_MESSAGES
 OUTPUT_MESSAGES: Final = _ga.GEN_AI_OUTPUT_MESSAGES
 SYSTEM_INSTRUCTIONS: Final = _ga.GEN_AI_SYSTEM_INSTRUCTIONS
 TOOL_DEFINITIONS: Final = _ga.GEN_AI_TOOL_DEFINITIONS
+AGENT_ID: Final = _ga.GEN_AI_AGENT_ID
+AGENT_NAME: Final = _ga.GEN_AI_AGENT_NAME
+DATA_SOURCE_ID: Final = _ga.GEN_AI_DATA_SOURCE_ID
 
 # --- OpenAI-specific (openai.md) ---
 OPENAI_API_TYPE: Final = _oa.OPENAI_API_TYPE
@@ -104,6 +107,13 @@ EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
 
 HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 """Stable HTTP key, spelled here so this module stays the single place for names."""
+
+REQUEST_PREVIOUS_RESPONSE_ID: Final = "gen_ai.request.previous_response.id"
+"""Unreleased (GenAI conventions ``main``, client-inference.md): the OpenAI Responses ``previous_response_id``."""
+
+OPERATION_FETCH_RESPONSE: Final = "fetch_response"
+"""Unreleased well-known operation value (GenAI conventions ``main``) for reading back a stored response; under
+v1.41 it is a custom value. Such an operation reports no token usage: the tokens belong to the call that made it."""
 
 # aigw-trace's own keys: one documented prefix, never mixed with GenAI names.
 AIGW_CLIENT_ROLE: Final = "aigw.span.role"
