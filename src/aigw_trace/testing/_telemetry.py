@@ -6,6 +6,7 @@ Needs ``opentelemetry-sdk`` (the ``aigw-trace[sdk]`` extra); imported only by wh
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
@@ -20,6 +21,21 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import aigw_trace
 
 _OPERATION = "gen_ai.operation.name"
+_GATEWAY_ROLE = "aigw.gateway.role"
+
+
+@dataclass(frozen=True)
+class JoinedTrace:
+    """One GenAI call followed across the gateway: the client span, the gateway's server span(s) under it (one per
+    HTTP attempt), and the upstream provider span(s) under those."""
+
+    client: ReadableSpan
+    gateway: list[ReadableSpan]
+    upstream: list[ReadableSpan]
+
+    @property
+    def trace_id(self) -> int:
+        return int(self.client.context.trace_id)
 
 
 class InMemoryTelemetry:
@@ -40,6 +56,14 @@ class InMemoryTelemetry:
         self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
         self._instrumented = False
         self._options: dict[str, Any] = {}
+        self._extra_providers: list[TracerProvider] = []
+
+    def tracer_provider_for(self, service_name: str) -> TracerProvider:
+        """Another tracer provider, for another service (a gateway, a provider), exporting into the same spans."""
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        provider.add_span_processor(SimpleSpanProcessor(self.span_exporter))
+        self._extra_providers.append(provider)
+        return provider
 
     def _new_meter_provider(self) -> None:
         self.metric_reader = InMemoryMetricReader()
@@ -64,6 +88,8 @@ class InMemoryTelemetry:
         if self._instrumented:
             aigw_trace.uninstrument()
             self._instrumented = False
+        for provider in self._extra_providers:
+            provider.shutdown()
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
         self.logger_provider.shutdown()
@@ -86,6 +112,42 @@ class InMemoryTelemetry:
                 f"expected exactly one GenAI span{f' named {name!r}' if name else ''}, got {[s.name for s in spans]}"
             )
         return spans[0]
+
+    def joined(self) -> list[JoinedTrace]:
+        """Every GenAI client span with the gateway and upstream spans that joined its trace, oldest first."""
+        spans = self.spans()
+        children: dict[int, list[ReadableSpan]] = {}
+        for span in spans:
+            if span.parent is not None:
+                children.setdefault(span.parent.span_id, []).append(span)
+
+        def under(span: ReadableSpan, role: str) -> list[ReadableSpan]:
+            kids = children.get(span.context.span_id, [])
+            return [k for k in kids if (k.attributes or {}).get(_GATEWAY_ROLE) == role]
+
+        out = []
+        for client in self.genai_spans():
+            gateway = under(client, "gateway")
+            upstream = [u for g in gateway for u in under(g, "upstream")]
+            out.append(JoinedTrace(client, gateway, upstream))
+        return sorted(out, key=lambda j: j.client.start_time or 0)
+
+    def assert_joined(self) -> list[JoinedTrace]:
+        """Assert that every GenAI client span forms one trace with the gateway: client span → gateway server span
+        → upstream span, all with the client's trace id. Returns the joined traces for further checks."""
+        joined = self.joined()
+        if not joined:
+            raise AssertionError("no GenAI client span was recorded")
+        for j in joined:
+            name = j.client.name
+            if not j.gateway:
+                raise AssertionError(f"{name!r}: no gateway server span is a child of the client span")
+            if not j.upstream:
+                raise AssertionError(f"{name!r}: no upstream span under the gateway span")
+            for span in (*j.gateway, *j.upstream):
+                if span.context.trace_id != j.trace_id:
+                    raise AssertionError(f"{name!r}: {span.name!r} is in another trace")
+        return joined
 
     def metrics(self) -> dict[str, Metric]:
         """The latest collected metrics by name."""

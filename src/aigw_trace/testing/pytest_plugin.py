@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ._gateway import LoopbackGateway
 from ._telemetry import InMemoryTelemetry
 
 
@@ -33,3 +34,23 @@ def aigw_telemetry(request: pytest.FixtureRequest) -> Iterator[InMemoryTelemetry
         yield telemetry
     finally:
         telemetry.close()
+
+
+@pytest.fixture
+def aigw_gateway(request: pytest.FixtureRequest) -> Iterator[LoopbackGateway]:
+    """A started :class:`~aigw_trace.testing.LoopbackGateway` on 127.0.0.1 for the test.
+
+    Point SDK clients at ``aigw_gateway.openai_base_url`` / ``aigw_gateway.anthropic_base_url``. When the test also
+    uses ``aigw_telemetry``, the gateway (service ``ai-gateway``) and its simulated provider (``llm-provider``)
+    record into the same in-memory spans, so ``aigw_telemetry.assert_joined()`` can check the whole trace.
+    """
+    if "aigw_telemetry" in request.fixturenames:
+        telemetry: InMemoryTelemetry = request.getfixturevalue("aigw_telemetry")
+        gateway = LoopbackGateway(
+            tracer_provider=telemetry.tracer_provider_for("ai-gateway"),
+            upstream_tracer_provider=telemetry.tracer_provider_for("llm-provider"),
+        )
+    else:
+        gateway = LoopbackGateway()
+    with gateway:
+        yield gateway
