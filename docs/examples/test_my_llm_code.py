@@ -12,7 +12,6 @@ import pytest
 import aigw_trace
 from aigw_trace.testing import Fault
 
-
 # --- your application code (normally imported from your package) ---
 
 
@@ -57,7 +56,8 @@ def test_token_metrics_are_recorded(aigw_telemetry, aigw_gateway, client):
     points = {
         p.attributes["gen_ai.token.type"]: p.sum for p in aigw_telemetry.metric_points("gen_ai.client.token.usage")
     }
-    assert points["input"] > 0 and points["output"] > 0
+    assert points["input"] > 0
+    assert points["output"] > 0
 
 
 @pytest.mark.aigw_options(capture_content="span_only")
