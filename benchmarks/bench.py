@@ -217,7 +217,7 @@ def measure(h: Harness, blocks: int, calls: int) -> dict[str, dict[str, float]]:
             (h.instrument if instrumented else h.uninstrument)()
             _time_block(fn, max(10, calls // 5))
         for block in range(blocks):
-            rotated = order[block % len(order):] + order[: block % len(order)]
+            rotated = order[block % len(order) :] + order[: block % len(order)]
             for config in rotated:
                 fn, instrumented = configs[config]
                 (h.instrument if instrumented else h.uninstrument)()

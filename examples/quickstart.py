@@ -22,7 +22,7 @@ received: list[str] = []
 
 
 class Gateway(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         received.append(self.headers.get("traceparent", "<none>"))
         body = json.dumps({

@@ -18,14 +18,14 @@ _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 ADVICE = {
     "litellm": (
-        "LiteLLM proxy: enable `litellm_settings: callbacks: [\"otel\"]` (or LITELLM_OTEL_V2=true with "
+        'LiteLLM proxy: enable `litellm_settings: callbacks: ["otel"]` (or LITELLM_OTEL_V2=true with '
         "opentelemetry-instrumentation-fastapi installed, which also returns `traceresponse`); it continues the "
         "incoming `traceparent`, and records nothing for unsampled (-00) requests."
     ),
     "envoy": (
         "Envoy AI Gateway: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME) on the ext_proc container; it "
         "propagates `tracecontext,baggage` by default. Session ids come from the `agent-session-id` header "
-        "(aigw_trace: session_headers=\"agent-session-id\")."
+        '(aigw_trace: session_headers="agent-session-id").'
     ),
     "generic": (
         "Make sure the gateway's tracing is on, uses the W3C `tracecontext` propagator, and samples parent-based; "
