@@ -33,3 +33,10 @@ def bench(session: nox.Session) -> None:
     """Overhead against the uninstrumented SDK and the floor; prints a table, writes benchmarks/results/bench.json."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(name="bench-instructions")
+def bench_instructions(session: nox.Session) -> None:
+    """The same comparison in CPU instructions under valgrind (deterministic; needs valgrind, takes minutes)."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/instructions.py", *session.posargs)
