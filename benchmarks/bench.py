@@ -91,10 +91,50 @@ def _chat_stream_body(n: int) -> bytes:
 
 
 CHAT_STREAM_BODY = _chat_stream_body(CHUNKS)
+
+MESSAGE_BODY = json.dumps(
+    {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5-20251001",
+        "content": [{"type": "text", "text": "The quick brown fox " * 12}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 1117, "output_tokens": 46, "cache_read_input_tokens": 0,
+                  "cache_creation_input_tokens": 0, "service_tier": "standard"},
+    }
+).encode()  # fmt: skip
+
+
+def _message_stream_body(n: int) -> bytes:
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_s", "type": "message", "role": "assistant",
+                                              "model": "claude-haiku-4-5-20251001", "content": [],
+                                              "stop_reason": None, "stop_sequence": None,
+                                              "usage": {"input_tokens": 20, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ]  # fmt: skip
+    events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" word{i}"}}
+               for i in range(n - 5)]  # fmt: skip
+    events += [
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+         "usage": {"output_tokens": n}},
+        {"type": "message_stop"},
+    ]  # fmt: skip
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+MESSAGE_STREAM_BODY = _message_stream_body(CHUNKS)
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say something."}]
 
 
 def _handler(request: httpx2.Request) -> httpx2.Response:
+    if request.url.path.endswith("/messages"):
+        if b'"stream":true' in request.content:
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=MESSAGE_STREAM_BODY)
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=MESSAGE_BODY)
     if b'"stream":true' in request.content:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=CHAT_STREAM_BODY)
     return httpx2.Response(200, headers={"content-type": "application/json"}, content=CHAT_BODY)
@@ -108,6 +148,10 @@ class Harness:
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
     client: openai.OpenAI
+    anthropic: Any = None
+    """Native tracing off: the uninstrumented baseline, and what aigw-trace instruments."""
+    anthropic_native: Any = None
+    """Native tracing on, into the same tracer provider: the SDK's own cost, for comparison."""
 
     @classmethod
     def create(cls) -> Harness:
@@ -117,7 +161,16 @@ class Harness:
         http = httpx2.Client(transport=httpx2.MockTransport(_handler))
         client = openai.OpenAI(api_key="sk-bench", base_url="http://gateway.bench:4000/v1", http_client=http,
                                max_retries=0)  # fmt: skip
-        return cls(tp, mp, client)
+        harness = cls(tp, mp, client)
+        try:
+            import anthropic
+        except ImportError:
+            return harness
+        common = {"api_key": "sk-bench", "base_url": "http://gateway.bench:4000", "max_retries": 0,
+                  "http_client": httpx2.Client(transport=httpx2.MockTransport(_handler))}  # fmt: skip
+        harness.anthropic = anthropic.Anthropic(**common, open_telemetry=False)
+        harness.anthropic_native = anthropic.Anthropic(**common, open_telemetry={"tracer_provider": tp})
+        return harness
 
     def instrument(self) -> None:
         aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
@@ -142,6 +195,72 @@ def scenario_chat_stream(h: Harness) -> Callable[[], Any]:
     def run() -> Any:
         for _ in create(model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}):
             pass
+
+    return run
+
+
+ANTHROPIC_MESSAGES = [{"role": "user", "content": "Say something."}]
+
+
+def scenario_message(h: Harness, client: Any = None) -> Callable[[], Any]:
+    create = (client or h.anthropic).messages.create
+
+    def run() -> Any:
+        return create(model="claude-haiku-4-5", max_tokens=256, messages=ANTHROPIC_MESSAGES, system="Be terse.")
+
+    return run
+
+
+def scenario_message_stream(h: Harness, client: Any = None) -> Callable[[], Any]:
+    create = (client or h.anthropic).messages.create
+
+    def run() -> Any:
+        for _ in create(model="claude-haiku-4-5", max_tokens=256, messages=ANTHROPIC_MESSAGES, stream=True):
+            pass
+
+    return run
+
+
+def anthropic_floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
+    """The floor for an Anthropic call: the same unavoidable work around the native-off client."""
+    tracer = h.tracer_provider.get_tracer("floor")
+    meter = h.meter_provider.get_meter("floor")
+    duration = meter.create_histogram(A.METRIC_OPERATION_DURATION, unit="s",
+                                      explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS))  # fmt: skip
+    tokens = meter.create_histogram(A.METRIC_TOKEN_USAGE, unit="{token}",
+                                    explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS))  # fmt: skip
+    create = h.anthropic.messages.create
+    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "anthropic", A.REQUEST_MODEL: "claude-haiku-4-5",
+                   A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
+
+    def run() -> Any:
+        t0 = time.perf_counter()
+        span = tracer.start_span("chat claude-haiku-4-5", kind=SpanKind.CLIENT, attributes=start_attrs)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=set_span_in_context(span))
+        kwargs = {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": ANTHROPIC_MESSAGES,
+                  "extra_headers": carrier}  # fmt: skip
+        if stream:
+            message_id = model = reason = None
+            input_tokens = output_tokens = 0
+            for event in create(stream=True, **kwargs):
+                if event.type == "message_start":
+                    message_id, model = event.message.id, event.message.model
+                    input_tokens = event.message.usage.input_tokens
+                elif event.type == "message_delta":
+                    reason, output_tokens = event.delta.stop_reason, event.usage.output_tokens
+        else:
+            r = create(system="Be terse.", **kwargs)
+            message_id, model, reason = r.id, r.model, r.stop_reason
+            input_tokens, output_tokens = r.usage.input_tokens, r.usage.output_tokens
+        span.set_attributes({A.RESPONSE_ID: message_id or "", A.RESPONSE_MODEL: model or "",
+                             A.RESPONSE_FINISH_REASONS: [reason or ""], A.USAGE_INPUT_TOKENS: input_tokens,
+                             A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
+        span.end()
+        attrs = {**start_attrs, A.RESPONSE_MODEL: model or ""}
+        duration.record(time.perf_counter() - t0, attrs)
+        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
+        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"})
 
     return run
 
@@ -188,10 +307,21 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
     return run
 
 
-SCENARIOS: dict[str, tuple[Callable[[Harness], Callable[[], Any]], bool]] = {
-    "openai chat": (scenario_chat, False),
-    f"openai chat stream ({CHUNKS} chunks)": (scenario_chat_stream, True),
-}
+Make = Callable[[Harness], Callable[[], Any]]
+
+SCENARIOS: dict[str, tuple[Make, Make, bool, Make | None]] = {
+    "openai chat": (scenario_chat, lambda h: floor_of(h, False), False, None),
+    f"openai chat stream ({CHUNKS} chunks)": (scenario_chat_stream, lambda h: floor_of(h, True), True, None),
+    "anthropic message": (
+        scenario_message, lambda h: anthropic_floor_of(h, False), False,
+        lambda h: scenario_message(h, h.anthropic_native),
+    ),
+    f"anthropic stream ({CHUNKS} events)": (
+        scenario_message_stream, lambda h: anthropic_floor_of(h, True), True,
+        lambda h: scenario_message_stream(h, h.anthropic_native),
+    ),
+}  # fmt: skip
+"""name → (the call, its floor, whether it streams, the SDK's native tracing alone if it has any)."""
 
 
 def _time_block(fn: Callable[[], Any], calls: int) -> float:
@@ -205,12 +335,16 @@ def _time_block(fn: Callable[[], Any], calls: int) -> float:
 
 def measure(h: Harness, blocks: int, calls: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
-    for name, (make, stream) in SCENARIOS.items():
+    for name, (make, make_floor, stream, make_native) in SCENARIOS.items():
+        if name.startswith("anthropic") and h.anthropic is None:
+            continue
         configs: dict[str, tuple[Callable[[], Any], bool]] = {
             "uninstrumented": (make(h), False),
-            "floor": (floor_of(h, stream), False),
+            "floor": (make_floor(h), False),
             "aigw-trace": (make(h), True),
         }
+        if make_native is not None:
+            configs["sdk native"] = (make_native(h), False)
         medians: dict[str, list[float]] = {c: [] for c in configs}
         order = list(configs)
         for fn, instrumented in configs.values():  # warm up
@@ -233,6 +367,8 @@ def measure(h: Harness, blocks: int, calls: int) -> dict[str, dict[str, float]]:
         row["floor added_us"] = row["floor median_us"] - base
         row["aigw-trace added_us"] = row["aigw-trace median_us"] - base
         row["ratio to floor"] = row["aigw-trace added_us"] / row["floor added_us"] if row["floor added_us"] > 0 else 0
+        if "sdk native median_us" in row:
+            row["sdk native added_us"] = row["sdk native median_us"] - base
         if stream:
             row["excess per chunk_us"] = (row["aigw-trace added_us"] - 1.25 * row["floor added_us"]) / CHUNKS
         results[name] = row
@@ -269,11 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     h = Harness.create()
     results = measure(h, args.blocks, args.calls)
-    print(f"{'scenario':<32} {'bare':>9} {'floor+':>9} {'aigw+':>9} {'ratio':>6}  per-chunk excess")
+    print(f"{'scenario':<32} {'bare':>9} {'floor+':>9} {'aigw+':>9} {'ratio':>6} {'native+':>9}  per-chunk excess")
     for name, row in results.items():
         chunk = f"{row['excess per chunk_us']:+.2f} µs" if "excess per chunk_us" in row else ""
+        native = f"{row['sdk native added_us']:>7.0f}µs" if "sdk native added_us" in row else f"{'-':>9}"
         print(f"{name:<32} {row['uninstrumented median_us']:>7.0f}µs {row['floor added_us']:>7.0f}µs "
-              f"{row['aigw-trace added_us']:>7.0f}µs {row['ratio to floor']:>6.2f}  {chunk}")  # fmt: skip
+              f"{row['aigw-trace added_us']:>7.0f}µs {row['ratio to floor']:>6.2f} {native}  {chunk}")  # fmt: skip
     output: dict[str, Any] = {
         "python": sys.version.split()[0],
         "machine": platform.machine(),
