@@ -22,6 +22,7 @@ import re
 import socket
 import socketserver
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -746,6 +747,14 @@ class _Server(ThreadingHTTPServer):
             with self._lock:
                 self._connections.discard(request)
                 self._workers.discard(threading.current_thread())
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-response (a stream closed early, a cancelled task, stop()) is a normal event
+        # for a test gateway; socketserver's default would print a traceback into the test output.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self, timeout: float) -> None:
         """Shut down every open connection (waking handlers blocked on keep-alive reads) and join their threads."""
