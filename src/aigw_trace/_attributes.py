@@ -115,6 +115,20 @@ OPERATION_FETCH_RESPONSE: Final = "fetch_response"
 """Unreleased well-known operation value (GenAI conventions ``main``) for reading back a stored response; under
 v1.41 it is a custom value. Such an operation reports no token usage: the tokens belong to the call that made it."""
 
+# --- Anthropic: the keys the SDK's own spans use, kept so queries written against them keep working ---
+ANTHROPIC_REQUEST_SERVICE_TIER: Final = "anthropic.request.service_tier"
+"""The ``service_tier`` asked for (``auto``, ``standard_only``)."""
+ANTHROPIC_RESPONSE_SERVICE_TIER: Final = "anthropic.response.service_tier"
+"""The tier that served the call (``usage.service_tier``: ``standard``, ``priority``, ``batch``)."""
+ANTHROPIC_THINKING_TYPE: Final = "anthropic.thinking.type"
+"""Extended thinking as requested: ``enabled``, ``disabled``, ``adaptive``."""
+ANTHROPIC_THINKING_BUDGET_TOKENS: Final = "anthropic.thinking.budget_tokens"
+"""The thinking token budget requested."""
+ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.input_tokens"
+"""What ``messages.count_tokens`` answered. Deliberately not ``gen_ai.usage.input_tokens``: counting uses none."""
+REQUEST_REASONING_LEVEL: Final = "gen_ai.request.reasoning.level"
+"""Unreleased (GenAI conventions ``main``): the effort asked for, ``output_config.effort`` here."""
+
 # aigw-trace's own keys: one documented prefix, never mixed with GenAI names.
 AIGW_CLIENT_ROLE: Final = "aigw.span.role"
 """Marks our span as the client side of a gateway hop, so backends can de-duplicate usage with the gateway's span."""
