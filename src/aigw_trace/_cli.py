@@ -16,6 +16,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.add_argument("--provider", choices=("openai", "anthropic"), default="openai")
     doctor.add_argument("--model", help="send a 1-token chat/messages request with this model (default: list models)")
 
+    demo = commands.add_parser("demo", help="see it work: OpenAI and Anthropic calls through a loopback gateway, drawn")
+    demo.add_argument("--html", metavar="FILE", help="also write the waterfall to FILE as a self-contained page")
+
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from ._doctor import diagnose, render
@@ -23,4 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         diagnosis = diagnose(args.provider, args.base_url, model=args.model)
         render(diagnosis, sys.stdout)
         return 0 if diagnosis.ok else 1
+    if args.command == "demo":
+        from ._demo import run
+
+        return run(html=args.html)
     return 2  # pragma: no cover - argparse rejects unknown commands
