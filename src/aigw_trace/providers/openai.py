@@ -228,10 +228,11 @@ class ChatStream:
                 if reason is not None:
                     state["finish_reason"] = reason
                 if self._capture:
-                    self._collect(state, choice.delta)
+                    self._collect(state, choice)
 
     @staticmethod
-    def _collect(state: dict[str, Any], delta: Any) -> None:
+    def _collect(state: dict[str, Any], choice: Any) -> None:
+        delta = choice.delta
         if delta is None:
             return
         if delta.content:
@@ -470,32 +471,15 @@ class ResponsesStream:
 # --- legacy completions ---
 
 
-class CompletionStream:
-    """Folds legacy ``text_completion`` chunks into a ``Completion``-shaped summary."""
+class CompletionStream(ChatStream):
+    """Folds legacy ``text_completion`` chunks into a ``Completion``-shaped summary (text instead of deltas)."""
 
-    __slots__ = ("_capture", "_choices", "_last", "_usage")
+    __slots__ = ()
 
-    def __init__(self, capture: bool) -> None:
-        self._capture = capture
-        self._last: Any = None
-        self._usage: Any = None
-        self._choices: dict[int, dict[str, Any]] = {}
-
-    def add(self, chunk: Any) -> None:
-        self._last = chunk
-        usage = chunk.usage
-        if usage is not None:
-            self._usage = usage
-        for choice in chunk.choices or ():
-            reason = choice.finish_reason
-            if reason is not None or self._capture:
-                state = self._choices.get(choice.index)
-                if state is None:
-                    state = self._choices[choice.index] = {"finish_reason": None, "text": []}
-                if reason is not None:
-                    state["finish_reason"] = reason
-                if self._capture and choice.text:
-                    state["text"].append(choice.text)
+    @staticmethod
+    def _collect(state: dict[str, Any], choice: Any) -> None:
+        if choice.text:
+            state["text"].append(choice.text)
 
     def result(self) -> Any:
         last = self._last
