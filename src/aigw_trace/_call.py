@@ -56,7 +56,7 @@ class Call:
         "endpoint",
         "headers",
         "inject_context",
-        "reading",
+        "observer",
         "session_id",
         "span",
         "stream",
@@ -91,15 +91,24 @@ class Call:
         self._first_chunk: float | None = None
         self._last_chunk = 0.0
         self._ended = False
-        self.reading = False
-        """True while a stream observer is pulling the next chunk: a body close seen then belongs to the observer,
-        which ends the call with the right outcome (an error raised mid-stream closes the body first)."""
+        self.observer: Any = None
+        """The stream-observing generator, once a stream is being observed."""
         self.wants_body = False
         """True when nobody will parse the response for us (raw streaming response of a JSON endpoint)."""
 
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def reading(self) -> bool:
+        """True while the stream observer is pulling the next chunk: a body close seen then belongs to the observer,
+        which ends the call with the right outcome (an error raised mid-stream closes the body first). Read off the
+        generator's own running flag, so the per-chunk path sets nothing."""
+        observer = self.observer
+        return observer is not None and bool(
+            getattr(observer, "gi_running", False) or getattr(observer, "ag_running", False)
+        )
 
     # --- streams ---
 

@@ -147,15 +147,7 @@ def _observe_sync(base_stream: Any) -> Any:
             return
         on_chunk = call.on_chunk
         try:
-            while True:
-                call.reading = True
-                try:
-                    item = next(inner)
-                except StopIteration:
-                    call.reading = False
-                    call.end()
-                    return
-                call.reading = False
+            for item in inner:
                 on_chunk(item)
                 yield item
         except GeneratorExit:
@@ -163,9 +155,9 @@ def _observe_sync(base_stream: Any) -> Any:
             inner.close()
             raise
         except BaseException as exc:
-            call.reading = False
             call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
             raise
+        call.end()
 
     return __stream__
 
@@ -180,24 +172,16 @@ def _observe_async(base_stream: Any) -> Any:
             return
         on_chunk = call.on_chunk
         try:
-            while True:
-                call.reading = True
-                try:
-                    item = await inner.__anext__()
-                except StopAsyncIteration:
-                    call.reading = False
-                    call.end()
-                    return
-                call.reading = False
+            async for item in inner:
                 on_chunk(item)
                 yield item
         except GeneratorExit:
             call.end(outcome="closed")
             raise
         except BaseException as exc:
-            call.reading = False
             call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
             raise
+        call.end()
 
     return __stream__
 
@@ -225,7 +209,11 @@ def traced_stream_class(stream_cls: Any, is_async: bool) -> Any:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         base_init(self, *args, **kwargs)
         try:
-            self._aigw_call = _attach(self)
+            self._aigw_call = call = _attach(self)
+            if call is not None:
+                # The generator the SDK made from our __stream__: while it runs, a body close is the SDK ending the
+                # stream under it (exhausted, or failing), and the observer ends the call with the right outcome.
+                call.observer = self._iterator
         except Exception as exc:
             self._aigw_call = None
             report("attaching to a stream", exc)
