@@ -194,6 +194,54 @@ def test_time_per_output_chunk_is_off_by_default(aigw_telemetry, fake_api, opena
     assert aigw_telemetry.metric_points(A.METRIC_TIME_PER_OUTPUT_CHUNK) == []
 
 
+def _failing_add_after(n: int) -> Any:
+    """A ChatStream.add that works for ``n`` chunks, then raises: our bug, not the caller's."""
+    from aigw_trace.providers.openai import ChatStream
+
+    real_add = ChatStream.add
+    seen = [0]
+
+    def add(self: Any, chunk: Any) -> None:
+        seen[0] += 1
+        if seen[0] > n:
+            raise RuntimeError("accumulator bug")
+        real_add(self, chunk)
+
+    return add
+
+
+@pytest.mark.parametrize("fail_after", [0, 2])
+def test_failing_accumulator_never_breaks_the_stream(aigw_telemetry, fake_api, openai_client, monkeypatch, caplog,
+                                                      fail_after):  # fmt: skip
+    from aigw_trace import _safety
+    from aigw_trace.providers.openai import ChatStream
+
+    monkeypatch.setattr(_safety, "_seen", set())
+    monkeypatch.setattr(ChatStream, "add", _failing_add_after(fail_after))
+    fake_api.reply(Reply(chunks=stream_chunks(5)))
+    contents = [c.choices[0].delta.content for c in openai_client().chat.completions.create(**STREAM_KW) if c.choices]
+    assert contents == ["", "t0", "t1", "t2", "t3", "t4", None]  # every chunk reached the caller
+    span = only_span(aigw_telemetry)
+    assert span.attributes[A.AIGW_STREAM_OUTCOME] == "completed"
+    assert span.status.status_code is StatusCode.UNSET
+    assert A.USAGE_OUTPUT_TOKENS not in span.attributes  # the usage chunk came after the failure
+    (warning,) = [r for r in caplog.records if r.name == "aigw_trace"]  # logged once, not once per chunk
+    assert "stream chunk" in warning.getMessage()
+
+
+async def test_async_failing_accumulator_never_breaks_the_stream(aigw_telemetry, fake_api, openai_client, monkeypatch):
+    from aigw_trace.providers.openai import ChatStream
+
+    monkeypatch.setattr(ChatStream, "add", _failing_add_after(2))
+    fake_api.reply(Reply(chunks=stream_chunks(5)))
+    stream = await openai_client(is_async=True).chat.completions.create(**STREAM_KW)
+    contents = [c.choices[0].delta.content async for c in stream if c.choices]
+    assert contents == ["", "t0", "t1", "t2", "t3", "t4", None]
+    span = only_span(aigw_telemetry)
+    assert span.attributes[A.AIGW_STREAM_OUTCOME] == "completed"
+    assert A.USAGE_OUTPUT_TOKENS not in span.attributes
+
+
 # --- async ---
 
 

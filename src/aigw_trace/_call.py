@@ -8,6 +8,7 @@ and records the metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -112,19 +113,30 @@ class Call:
 
     # --- streams ---
 
-    def on_chunk(self, chunk: Any) -> None:
-        """Called once per streamed item; the only per-chunk work the instrumentation does."""
+    def first_chunk(self, chunk: Any) -> Callable[[Any], None] | None:
+        """Take the stream's first item; return what must see each later item (``None``: nothing). Never raises.
+
+        Everything per-stream is decided here, once, so the per-chunk path is a single call to the accumulator
+        (or nothing at all) rather than a method that re-checks settings on every chunk.
+        """
         try:
-            if self._first_chunk is None:
-                self._first_chunk = self._last_chunk = perf_counter()
-            elif self._tel.time_per_chunk is not None:
-                now = perf_counter()
-                self._tel.time_per_chunk.record(now - self._last_chunk, self._metric_attrs)
-                self._last_chunk = now
-            if self._acc is not None:
-                self._acc.add(chunk)
+            self._first_chunk = self._last_chunk = perf_counter()
+            acc = self._acc
+            if acc is not None:
+                acc.add(chunk)
+            if self._tel.time_per_chunk is not None:
+                return self._timed_chunk
+            return acc.add if acc is not None else None
         except Exception as exc:
             report("stream chunk", exc)
+            return None
+
+    def _timed_chunk(self, chunk: Any) -> None:
+        now = perf_counter()
+        self._tel.time_per_chunk.record(now - self._last_chunk, self._metric_attrs)  # type: ignore[union-attr]
+        self._last_chunk = now
+        if self._acc is not None:
+            self._acc.add(chunk)
 
     def on_response_headers(self, headers: Any) -> None:
         """The final HTTP response arrived (success, or an error status the SDK is about to raise)."""

@@ -138,6 +138,10 @@ def _attach(stream: Any) -> Call | None:
     return call
 
 
+def _chunk_failed(exc: Exception) -> None:
+    report("stream chunk", exc)
+
+
 def _observe_sync(base_stream: Any) -> Any:
     def __stream__(self: Any) -> Iterator[Any]:
         inner = base_stream(self)
@@ -145,11 +149,24 @@ def _observe_sync(base_stream: Any) -> Any:
         if call is None:
             yield from inner
             return
-        on_chunk = call.on_chunk
         try:
+            sink = None
             for item in inner:
-                on_chunk(item)
+                sink = call.first_chunk(item)
                 yield item
+                break
+            if sink is None:
+                yield from inner
+            else:
+                # The per-chunk path: one call into the accumulator. A failing accumulator is reported once and
+                # dropped; the caller's stream goes on.
+                for item in inner:
+                    try:
+                        sink(item)
+                    except Exception as exc:
+                        _chunk_failed(exc)
+                        sink = _ignore
+                    yield item
         except GeneratorExit:
             call.end(outcome="closed")
             inner.close()
@@ -170,11 +187,23 @@ def _observe_async(base_stream: Any) -> Any:
             async for item in inner:
                 yield item
             return
-        on_chunk = call.on_chunk
         try:
+            sink = None
             async for item in inner:
-                on_chunk(item)
+                sink = call.first_chunk(item)
                 yield item
+                break
+            if sink is None:
+                async for item in inner:
+                    yield item
+            else:
+                async for item in inner:
+                    try:
+                        sink(item)
+                    except Exception as exc:
+                        _chunk_failed(exc)
+                        sink = _ignore
+                    yield item
         except GeneratorExit:
             call.end(outcome="closed")
             raise
@@ -184,6 +213,10 @@ def _observe_async(base_stream: Any) -> Any:
         call.end()
 
     return __stream__
+
+
+def _ignore(item: Any) -> None:
+    pass
 
 
 def _closed_by_caller(stream: Any) -> None:
