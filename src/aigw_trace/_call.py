@@ -12,17 +12,17 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from opentelemetry.context import Context, create_key, get_value
+from opentelemetry.context import Context, create_key, get_current
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
 from ._content import bounded_json
-from ._gateway import record_response_headers
+from ._gateway import read_response_headers
 from ._hooks import ResponseInfo
 from ._safety import report
 from ._telemetry import Telemetry
-from .providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig
+from .providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig, member
 
 _MISSING: Any = object()
 
@@ -32,8 +32,8 @@ CALL_KEY = create_key("aigw_trace.call")
 
 def current_call() -> Call | None:
     """The SDK call in progress in this context, if aigw-trace is tracing one."""
-    call = get_value(CALL_KEY)
-    return call if isinstance(call, Call) else None
+    call = get_current().get(CALL_KEY)
+    return call if call.__class__ is Call else None
 
 
 def error_type(exc: BaseException) -> str:
@@ -44,25 +44,21 @@ def error_type(exc: BaseException) -> str:
 class Call:
     """Span lifecycle and recording for one logical SDK call."""
 
-    __slots__ = (
-        "_acc",
-        "_ended",
-        "_event_attrs",
-        "_first_chunk",
-        "_last_chunk",
-        "_metric_attrs",
-        "_start",
-        "_tel",
-        "context",
-        "endpoint",
-        "headers",
-        "inject_context",
-        "observer",
-        "session_id",
-        "span",
-        "stream",
-        "wants_body",
-    )
+    # Not slotted: per-call state that most calls never set lives here as class defaults, so building a Call costs
+    # only the stores that vary.
+    context: Context | None = None
+    inject_context: Context | None = None
+    """What is propagated: the call's context, plus the session baggage when that is turned on."""
+    session_id: str | None = None
+    headers: Any = None
+    """The final HTTP response's headers, once seen."""
+    observer: Any = None
+    """The stream-observing generator, once a stream is being observed."""
+    wants_body = False
+    """True when nobody will parse the response for us (raw streaming response of a JSON endpoint)."""
+    _ended = False
+    _first_chunk: float | None = None
+    _last_chunk = 0.0
 
     def __init__(
         self,
@@ -78,24 +74,11 @@ class Call:
         self._tel = tel
         self.endpoint = endpoint
         self.span = span
-        self.context: Context | None = None
-        self.inject_context: Context | None = None
-        """What is propagated: the call's context, plus the session baggage when that is turned on."""
-        self.session_id: str | None = None
-        self.headers: Any = None
-        """The final HTTP response's headers, once seen."""
         self._metric_attrs = metric_attrs
         self._start = perf_counter()
         self.stream = stream
         self._acc = accumulator
         self._event_attrs = event_attrs
-        self._first_chunk: float | None = None
-        self._last_chunk = 0.0
-        self._ended = False
-        self.observer: Any = None
-        """The stream-observing generator, once a stream is being observed."""
-        self.wants_body = False
-        """True when nobody will parse the response for us (raw streaming response of a JSON endpoint)."""
 
     @property
     def ended(self) -> bool:
@@ -138,18 +121,6 @@ class Call:
         if self._acc is not None:
             self._acc.add(chunk)
 
-    def on_response_headers(self, headers: Any) -> None:
-        """The final HTTP response arrived (success, or an error status the SDK is about to raise)."""
-        if self.headers is not None:
-            return
-        self.headers = headers
-        settings = self._tel.settings
-        try:
-            if self.span.is_recording() and (settings.response_headers or settings.traceresponse):
-                record_response_headers(self.span, headers, settings.response_headers, settings.traceresponse)
-        except Exception as exc:
-            report("recording gateway response headers", exc)
-
     # --- the single end ---
 
     def end(self, error: BaseException | None = None, *, response: Any = _MISSING, outcome: str | None = None) -> None:
@@ -168,31 +139,31 @@ class Call:
         duration = perf_counter() - self._start
         ep = self.endpoint
         span = self.span
-        recording = span.is_recording()
         attrs: dict[str, AttributeValue] = {}
         metric = self._metric_attrs
         if response is _MISSING:
             response = self._acc.result() if self._acc is not None else None
 
-        input_tokens = output_tokens = None
         if response is not None:
-            for f in ep.response:
-                value = f.convert(dig(response, f.path))
-                if value is not None:
-                    attrs[f.attribute] = value
-            if ep.usage is not None:
-                input_tokens, output_tokens = _read_usage(ep, response, attrs)
+            ep.reader.read(response, attrs)
+            if ep.adds_cache_to_input and A.USAGE_INPUT_TOKENS in attrs:
+                # Anthropic counts cached tokens outside input_tokens; the conventions count them in.
+                attrs[A.USAGE_INPUT_TOKENS] = (
+                    attrs[A.USAGE_INPUT_TOKENS]  # type: ignore[operator]
+                    + attrs.get(A.USAGE_CACHE_READ_INPUT_TOKENS, 0)
+                    + attrs.get(A.USAGE_CACHE_CREATION_INPUT_TOKENS, 0)
+                )
             if ep.finish_reasons is not None:
                 reasons = ep.finish_reasons(response)
                 if reasons:
                     attrs[A.RESPONSE_FINISH_REASONS] = reasons
             if error is None and ep.error is not None:
-                body_error = dig(response, ep.error)
+                body_error = member(response, ep.error)
                 if body_error is not None:
                     code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
                     attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
                     span.set_status(Status(StatusCode.ERROR, "error object in response body"))
-            if self._event_attrs is not None or self._tel.settings.content.on_span:
+            if self._event_attrs is not None or self._tel.content_on_span:
                 self._record_output(response, attrs)
 
         response_model = attrs.get(A.RESPONSE_MODEL)
@@ -210,9 +181,9 @@ class Call:
 
         if error is not None:
             if self.headers is None:
-                failed = getattr(error, "response", None)
-                if failed is not None and getattr(failed, "headers", None) is not None:
-                    self.on_response_headers(failed.headers)
+                failed = getattr(error, "response", None)  # an APIStatusError's HTTP response
+                if failed is not None:
+                    self.headers = getattr(failed, "headers", None)
             if isinstance(error, Exception):
                 etype = error_type(error)
                 attrs[A.ERROR_TYPE] = etype
@@ -224,20 +195,28 @@ class Call:
         elif A.ERROR_TYPE in attrs:
             metric = {**metric, A.ERROR_TYPE: attrs[A.ERROR_TYPE]}
 
-        if recording and attrs:
+        tel = self._tel
+        if self.headers is not None and tel.reads_headers:
+            try:
+                settings = tel.settings
+                read_response_headers(span, self.headers, settings.response_headers, settings.traceresponse, attrs)
+            except Exception as exc:
+                report("recording gateway response headers", exc)
+        if attrs:
             span.set_attributes(attrs)
-        hook = self._tel.settings.response_hook
+        hook = tel.settings.response_hook
         if hook is not None:
             try:
                 hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
             except Exception as exc:
                 report("response_hook", exc)
-        tel = self._tel
         tel.duration.record(duration, metric)
+        input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
         if input_tokens is not None:
-            tel.tokens.record(input_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT})
+            tel.tokens.record(input_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT})  # type: ignore[arg-type]
+        output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
         if output_tokens is not None:
-            tel.tokens.record(output_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT})
+            tel.tokens.record(output_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT})  # type: ignore[arg-type]
         if self._event_attrs is not None and tel.logger is not None:
             self._event_attrs.update(attrs)
             tel.logger.emit(event_name=A.EVENT_INFERENCE_DETAILS, attributes=self._event_attrs, context=self.context)
@@ -254,30 +233,3 @@ class Call:
             attrs[A.OUTPUT_MESSAGES] = bounded_json(messages, settings.content_max_length)[0]
         if self._event_attrs is not None and settings.content.on_event:
             self._event_attrs[A.OUTPUT_MESSAGES] = messages
-
-
-def _read_usage(ep: Endpoint, response: Any, attrs: dict[str, AttributeValue]) -> tuple[int | None, int | None]:
-    spec = ep.usage
-    assert spec is not None
-    usage = dig(response, spec.at)
-    if usage is None:
-        return None, None
-    input_tokens = as_int(dig(usage, spec.input))
-    output_tokens = as_int(dig(usage, spec.output)) if spec.output else None
-    cache_read = as_int(dig(usage, spec.cache_read)) if spec.cache_read else None
-    cache_creation = as_int(dig(usage, spec.cache_creation)) if spec.cache_creation else None
-    if spec.input_excludes_cache and input_tokens is not None:
-        input_tokens += (cache_read or 0) + (cache_creation or 0)
-    if input_tokens is not None:
-        attrs[A.USAGE_INPUT_TOKENS] = input_tokens
-    if output_tokens is not None:
-        attrs[A.USAGE_OUTPUT_TOKENS] = output_tokens
-    if cache_read is not None:
-        attrs[A.USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
-    if cache_creation is not None:
-        attrs[A.USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation
-    if spec.reasoning:
-        reasoning = as_int(dig(usage, spec.reasoning))
-        if reasoning is not None:
-            attrs[A.USAGE_REASONING_OUTPUT_TOKENS] = reasoning
-    return input_tokens, output_tokens

@@ -80,9 +80,15 @@ def parse_traceresponse(value: str) -> SpanContext | None:
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
 
 
-def record_response_headers(span: Span, headers: Any, wanted: tuple[tuple[str, str], ...], traceresponse: bool) -> None:
-    """Put the allow-listed gateway headers, and what ``traceresponse`` says, on ``span``."""
-    attrs: dict[str, AttributeValue] = {}
+def read_response_headers(
+    span: Span,
+    headers: Any,
+    wanted: tuple[tuple[str, str], ...],
+    traceresponse: bool,
+    attrs: dict[str, AttributeValue],
+) -> None:
+    """Add the allow-listed gateway headers, and what ``traceresponse`` says, to ``attrs`` (a link to the gateway's
+    trace goes on ``span`` directly)."""
     for header, key in wanted:
         value = headers.get(header)
         if value is not None:
@@ -96,8 +102,6 @@ def record_response_headers(span: Span, headers: Any, wanted: tuple[tuple[str, s
                 # The gateway restarted the trace: link to it so the two traces stay connected.
                 attrs[A.AIGW_GATEWAY_TRACE_ID] = format(gateway.trace_id, "032x")
                 span.add_link(gateway, {A.AIGW_LINK_REASON: "gateway traceresponse"})
-    if attrs:
-        span.set_attributes(attrs)
 
 
 class HostFilter:

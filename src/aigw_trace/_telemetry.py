@@ -21,8 +21,11 @@ class Telemetry:
 
     __slots__ = (
         "chunk_timing",
+        "content_on_event",
+        "content_on_span",
         "duration",
         "logger",
+        "reads_headers",
         "settings",
         "time_per_chunk",
         "tokens",
@@ -73,3 +76,7 @@ class Telemetry:
         self.logger: Logger | None = (
             get_logger(SCOPE, __version__, logger_provider, schema_url=SCHEMA_URL) if wants_logger else None
         )
+        # Read on every call: resolved once here.
+        self.content_on_span = settings.content.on_span
+        self.content_on_event = settings.content.on_event and self.logger is not None
+        self.reads_headers = bool(settings.response_headers) or settings.traceresponse

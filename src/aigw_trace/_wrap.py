@@ -37,6 +37,7 @@ from .providers._spec import Endpoint, Provider
 _TRACEPARENT = "traceparent"
 _TRACESTATE = "tracestate"
 _MAX_CONSTANTS_PER_CLIENT = 64
+_NO_BODY: Mapping[str, Any] = {}
 _SESSION_BAGGAGE_KEY = "session.id"
 """The baggage key LiteLLM reads as its session id (see docs/gateways)."""
 
@@ -113,7 +114,7 @@ class Instrumentation:
 
     def begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         """Start a call for ``client.request(*args, **kwargs)``, or ``None`` to leave it alone. Never raises."""
-        if not is_instrumentation_enabled():
+        if _suppressed():
             return None
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
@@ -159,24 +160,32 @@ class Instrumentation:
     def _start(self, client: Any, options: Any, endpoint: Endpoint, kwargs: dict[str, Any]) -> Call:
         tel = self.tel
         body = options.json_data
-        if not isinstance(body, Mapping):
-            body = {}
+        if body.__class__ is not dict and not isinstance(body, Mapping):
+            body = _NO_BODY
         extra = options.extra_json
         if extra:
             # What is sent is the body merged with `extra_body`; anthropic's sampling knobs only travel there.
             body = {**body, **extra}
-        model = body.get(endpoint.model[0]) if len(endpoint.model) == 1 else None
+        model = body.get(endpoint.model)
         if not isinstance(model, str):
             model = None
 
         metric, base_attrs, name = self._constant_part(client, endpoint, model)
         attrs = dict(base_attrs)
-        for f in endpoint.request:
-            value = f.convert(body.get(f.path[0]))
-            if value is not None:
-                attrs[f.attribute] = value
-        if endpoint.request_extra is not None:
-            endpoint.request_extra(body, attrs)
+        table = endpoint.request_table
+        if table:
+            # Walk the keys the caller sent (a handful), not the table.
+            for key, value in body.items():
+                entry = table.get(key)
+                if entry is None or value is None:
+                    continue
+                attribute, read, fallback = entry
+                if attribute is None:
+                    read(value, attrs)
+                elif not fallback or attribute not in attrs:
+                    value = read(value)
+                    if value is not None:
+                        attrs[attribute] = value
         stream = bool(kwargs.get("stream"))
         if stream:
             attrs[A.REQUEST_STREAM] = True
@@ -193,14 +202,16 @@ class Instrumentation:
         settings = tel.settings
 
         event_attrs: dict[str, Any] | None = None
-        content = tel.settings.content
-        if tel.logger is not None and endpoint.content is not None:
-            event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
-        if endpoint.content is not None and (content.on_span or (event_attrs is not None and content.on_event)):
-            _capture_inputs(tel, endpoint, body, attrs, event_attrs)
+        if endpoint.content is not None:
+            if tel.logger is not None:
+                event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
+            if tel.content_on_span or tel.content_on_event:
+                _capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
         span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-        accumulator = endpoint.stream(content.on_span or content.on_event) if stream and endpoint.stream else None
+        accumulator = (
+            endpoint.stream(tel.content_on_span or tel.content_on_event) if stream and endpoint.stream else None
+        )
         call = Call(tel, endpoint, span, metric, stream=stream, accumulator=accumulator, event_attrs=event_attrs)
         call.context = call.inject_context = otel_context.set_value(CALL_KEY, call, set_span_in_context(span))
         if scoped and (settings.session_baggage or settings.session_headers):
@@ -307,13 +318,37 @@ class Instrumentation:
         return request
 
     def _process_response(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        # The one place every successful call's final HTTP response passes, with its headers.
+        # The one place every successful call's final HTTP response passes, with its headers (read when it ends).
         call = current_call()
-        if call is not None:
+        if call is not None and call.headers is None:
             response = kwargs.get("response")
             if response is not None:
-                call.on_response_headers(response.headers)
+                call.headers = response.headers
         return wrapped(*args, **kwargs)
+
+
+def _suppression_check() -> Callable[[], bool]:
+    """``suppress_instrumentation()`` as one context read (the helper's two ``get_value`` calls cost more than
+    everything else in ``begin``); the public helper if the keys ever move."""
+    from opentelemetry.instrumentation import utils
+
+    keys = (
+        getattr(utils, "_SUPPRESS_INSTRUMENTATION_KEY", None),
+        getattr(utils, "_SUPPRESS_INSTRUMENTATION_KEY_PLAIN", None),
+    )
+    if None in keys:
+        return lambda: not is_instrumentation_enabled()
+    first, second = keys
+    get_current = otel_context.get_current
+
+    def suppressed() -> bool:
+        ctx = get_current()
+        return bool(ctx.get(first) or ctx.get(second))  # type: ignore[arg-type]
+
+    return suppressed
+
+
+_suppressed = _suppression_check()
 
 
 def inject_headers(headers: Any, call: Call, session_headers: tuple[str, ...] = ()) -> None:
@@ -327,11 +362,13 @@ def inject_headers(headers: Any, call: Call, session_headers: tuple[str, ...] = 
     if call.session_id is not None:
         for name in session_headers:
             carrier[name] = call.session_id
-    if not carrier:
-        return
-    if _TRACEPARENT in headers:
-        carrier.pop(_TRACEPARENT, None)
-        carrier.pop(_TRACESTATE, None)
+    traceparent = carrier.pop(_TRACEPARENT, None)
+    if traceparent is not None:
+        # Each `in` scans every header: the usual one-key carrier is settled with a single scan.
+        if _TRACEPARENT in headers:
+            carrier.pop(_TRACESTATE, None)
+        else:
+            headers[_TRACEPARENT] = traceparent
     for key, value in carrier.items():
         if key not in headers:
             headers[key] = value

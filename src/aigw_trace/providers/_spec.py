@@ -4,17 +4,22 @@ A provider module is data: a :class:`Provider` naming the SDK's base-client clas
 method and path to an :class:`Endpoint`, and per endpoint the tables that turn a request body and a response into
 span attributes. The generic machinery in ``aigw_trace._wrap`` and ``aigw_trace._call`` does everything else.
 
-Every reader goes through :func:`dig`, which walks attributes of SDK models and keys of plain dicts alike, so
-one table serves a parsed response, a raw JSON body and the summary a stream accumulator builds.
+Tables are compiled when an endpoint is defined: the request side into a lookup per top-level body key (a call pays
+for the parameters it sets), the response side into one :class:`Reader` that fetches every value of an SDK model
+in a single C-level call and falls back to :func:`dig` (attributes and dict keys alike) for raw JSON bodies, stream
+summaries and odd gateway shapes. So one table serves all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from opentelemetry.util.types import AttributeValue
+
+from .. import _attributes as A
 
 Path = tuple[str, ...]
 """A path into a response: ``("usage", "prompt_tokens")``."""
@@ -72,6 +77,18 @@ class Field:
     path: Path
     attribute: str
     convert: Convert = as_str
+    fallback: bool = False
+    """Request side: set only if no other key set the attribute (``max_tokens`` yields to
+    ``max_completion_tokens`` whichever order the caller wrote them in)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A top-level request key whose value sets attributes a single :class:`Field` cannot express (several
+    attributes, or one that depends on a nested shape). ``apply`` gets the value and the start attributes."""
+
+    key: str
+    apply: Callable[[Any, dict[str, AttributeValue]], None]
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,63 @@ class Usage:
     reasoning: Path | None = None
     input_excludes_cache: bool = False
     """Anthropic counts cached tokens outside ``input_tokens``; the conventions want them inside."""
+
+
+RequestEntry = tuple["str | None", Callable[..., Any], bool]
+"""A compiled request key: (attribute, converter, fallback) for a :class:`Field`, (None, apply, False) for a
+:class:`Param`."""
+
+
+class Reader:
+    """Response fields compiled once into a single fetch.
+
+    An SDK model answers every path with one C-level :func:`operator.attrgetter` call; a plain dict (a raw JSON
+    body), a missing step or any other odd shape falls back to :func:`dig` per field. Either way each value then goes
+    through its converter, so what reaches the span has the conventions' types.
+    """
+
+    __slots__ = ("_fetch", "_specs")
+
+    def __init__(self, fields: Sequence[Field]) -> None:
+        self._specs = tuple((f.path, f.attribute, f.convert) for f in fields)
+        self._fetch: Callable[[Any], Any] | None = None
+        if len(fields) > 1:
+            self._fetch = attrgetter(*(".".join(f.path) for f in fields))
+        elif fields:
+            one = attrgetter(".".join(fields[0].path))
+            self._fetch = lambda obj: (one(obj),)
+
+    def read(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
+        specs = self._specs
+        if not specs:
+            return
+        values: Any = None
+        if obj.__class__ is not dict:
+            try:
+                values = self._fetch(obj)  # type: ignore[misc]
+            except Exception:  # a None on the way, or a field a gateway left out
+                values = None
+        if values is None:
+            values = [dig(obj, path) for path, _, _ in specs]
+        for (_, attribute, convert), value in zip(specs, values, strict=False):
+            if value is not None:
+                value = convert(value)
+                if value is not None:
+                    attrs[attribute] = value
+
+
+def member(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]`` if the response has it, else ``None``, without the cost of a failed lookup on an
+    SDK model (pydantic answers those by raising). For keys only odd bodies carry, such as a gateway's ``error``."""
+    if obj.__class__ is dict:
+        return obj.get(name)
+    values = getattr(obj, "__dict__", None)
+    if values is not None and name in values:
+        return values[name]
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if extra:
+        return extra.get(name)
+    return None if values is not None else getattr(obj, name, None)
 
 
 class StreamAccumulator(Protocol):
@@ -121,25 +195,56 @@ class Endpoint:
     """``gen_ai.operation.name``; the span is named ``"{operation} {request model}"``."""
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     """Constant attributes, e.g. ``openai.api.type``."""
-    request: Sequence[Field] = ()
-    request_extra: Callable[[Mapping[str, Any], dict[str, AttributeValue]], None] | None = None
-    """For request values a table cannot express (conditional or derived attributes)."""
-    model: Path = ("model",)
+    request: Sequence[Field | Param] = ()
+    """Read per top-level body key present, so a call pays for the parameters it sets, not for the table's size."""
+    model: str = "model"
+    """The request body key naming the model."""
     response: Sequence[Field] = ()
     usage: Usage | None = None
     finish_reasons: Callable[[Any], list[str] | None] | None = None
-    error: Path | None = None
-    """Where an OpenAI-compatible gateway puts an error object inside a 200 body."""
+    error: str | None = None
+    """The key under which an OpenAI-compatible gateway puts an error object inside a 200 body."""
     stream: Callable[[bool], StreamAccumulator] | None = None
     """Builds an accumulator for one stream; the flag says whether content is being captured."""
     content: Content | None = None
     span_name: str | None = None
     """Fixed span name for endpoints without a model (otherwise ``"{operation} {model}"``)."""
 
-    @property
-    def reads_response(self) -> bool:
-        """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
-        return bool(self.response or self.usage or self.finish_reasons or self.error or self.content)
+    # Compiled from the tables above at definition time, so a call only looks things up.
+    request_table: Mapping[str, RequestEntry] = field(init=False, repr=False)
+    reader: Reader = field(init=False, repr=False)
+    reads_response: bool = field(init=False, repr=False)
+    """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
+    adds_cache_to_input: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        table: dict[str, RequestEntry] = {}
+        for item in self.request:
+            key: str
+            entry: RequestEntry
+            if isinstance(item, Param):
+                key, entry = item.key, (None, item.apply, False)
+            else:
+                key, entry = item.path[0], (item.attribute, item.convert, item.fallback)
+            if key in table:
+                raise ValueError(f"request key {key!r} is described twice")
+            table[key] = entry
+        fields = list(self.response)
+        usage = self.usage
+        if usage is not None:
+            for path, attribute in (
+                (usage.input, A.USAGE_INPUT_TOKENS),
+                (usage.output, A.USAGE_OUTPUT_TOKENS),
+                (usage.cache_read, A.USAGE_CACHE_READ_INPUT_TOKENS),
+                (usage.cache_creation, A.USAGE_CACHE_CREATION_INPUT_TOKENS),
+                (usage.reasoning, A.USAGE_REASONING_OUTPUT_TOKENS),
+            ):
+                if path:
+                    fields.append(Field((*usage.at, *path), attribute, as_int))
+        object.__setattr__(self, "request_table", table)
+        object.__setattr__(self, "reader", Reader(fields))
+        object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
+        object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ._spec import (
     Endpoint,
     Field,
     Messages,
+    Param,
     Provider,
     Usage,
     as_float,
@@ -154,21 +155,21 @@ def _is_json_schema(fmt: Any) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
 
 
-def _messages_request_extra(body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
+def _output_config(config: Any, attrs: dict[str, AttributeValue]) -> None:
     # A parameter left out is the SDK's ``Omit`` sentinel, not a dict: the type checks come first (and are cheap).
-    config = body.get("output_config")
     if isinstance(config, dict):
         if _is_json_schema(config.get("format")):
             attrs[A.OUTPUT_TYPE] = "json"
         effort = as_str(config.get("effort"))
         if effort is not None:
             attrs[A.REQUEST_REASONING_LEVEL] = effort
-    if _is_json_schema(body.get("output_format")):  # the deprecated spelling of ``output_config.format``
-        attrs[A.OUTPUT_TYPE] = "json"
-    tier = as_str(body.get("service_tier"))
-    if tier is not None:
-        attrs[A.ANTHROPIC_REQUEST_SERVICE_TIER] = tier
-    thinking = body.get("thinking")
+
+
+def _json_output(fmt: Any) -> str | None:
+    return "json" if _is_json_schema(fmt) else None
+
+
+def _thinking(thinking: Any, attrs: dict[str, AttributeValue]) -> None:
     if isinstance(thinking, dict):
         kind = as_str(thinking.get("type"))
         if kind is not None:
@@ -291,8 +292,11 @@ MESSAGES = Endpoint(
         Field(("temperature",), A.REQUEST_TEMPERATURE, as_float),
         Field(("top_p",), A.REQUEST_TOP_P, as_float),
         Field(("top_k",), A.REQUEST_TOP_K, as_float),  # a double in the released conventions
+        Param("output_config", _output_config),
+        Field(("output_format",), A.OUTPUT_TYPE, _json_output),  # the deprecated spelling of output_config.format
+        Field(("service_tier",), A.ANTHROPIC_REQUEST_SERVICE_TIER),
+        Param("thinking", _thinking),
     ),
-    request_extra=_messages_request_extra,
     response=(
         Field(("id",), A.RESPONSE_ID),
         Field(("model",), A.RESPONSE_MODEL),
@@ -307,7 +311,7 @@ MESSAGES = Endpoint(
         input_excludes_cache=True,
     ),
     finish_reasons=_finish_reasons,
-    error=("error",),
+    error="error",
     stream=MessageStreamSummary,
     content=Content(inputs=_messages_inputs, outputs=_messages_outputs),
 )

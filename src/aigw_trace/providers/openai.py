@@ -14,8 +14,6 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry.util.types import AttributeValue
-
 from .. import _attributes as A
 from ._spec import (
     Content,
@@ -34,37 +32,39 @@ from ._spec import (
 # --- shared readers ---
 
 
-def _chat_request_extra(body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-    n = as_int(body.get("n"))
-    if n is not None and n != 1:
-        attrs[A.REQUEST_CHOICE_COUNT] = n
-    tier = as_str(body.get("service_tier"))
-    if tier is not None and tier != "auto":
-        attrs[A.OPENAI_REQUEST_SERVICE_TIER] = tier
-    output_type = _output_type(body)
-    if output_type is not None:
-        attrs[A.OUTPUT_TYPE] = output_type
+def _choice_count(value: Any) -> int | None:
+    n = as_int(value)
+    return n if n != 1 else None
 
 
-def _output_type(body: Mapping[str, Any]) -> str | None:
-    fmt = body.get("response_format")
-    kind = dig(fmt, ("type",)) if fmt is not None else None
+def _requested_tier(value: Any) -> str | None:
+    tier = as_str(value)
+    return tier if tier != "auto" else None
+
+
+def _format_output_type(fmt: Any) -> str | None:
+    kind = dig(fmt, ("type",))
     if kind in ("json_object", "json_schema"):
         return "json"
     if kind == "text":
         return "text"
-    modalities = body.get("modalities")
-    if isinstance(modalities, list) and "audio" in modalities:
-        return "speech"
     return None
 
 
+def _speech_output(modalities: Any) -> str | None:
+    return "speech" if isinstance(modalities, list) and "audio" in modalities else None
+
+
 def _chat_finish_reasons(response: Any) -> list[str] | None:
-    choices = dig(response, ("choices",))
+    choices = response.get("choices") if response.__class__ is dict else getattr(response, "choices", None)
     if not isinstance(choices, list):
         return None
-    reasons = [dig(c, ("finish_reason",)) for c in choices]
-    return [r for r in reasons if isinstance(r, str)] or None
+    reasons = []
+    for choice in choices:
+        reason = choice.get("finish_reason") if choice.__class__ is dict else getattr(choice, "finish_reason", None)
+        if isinstance(reason, str):
+            reasons.append(reason)
+    return reasons or None
 
 
 # --- content in the conventions' part schema ---
@@ -282,22 +282,12 @@ _CLIENT_TOOL_CALLS = frozenset(
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-def _responses_request_extra(body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-    tier = as_str(body.get("service_tier"))
-    if tier is not None and tier != "auto":
-        attrs[A.OPENAI_REQUEST_SERVICE_TIER] = tier
-    conversation = body.get("conversation")
-    conversation_id = as_str(conversation) or as_str(dig(conversation, ("id",)))
-    if conversation_id is not None:
-        attrs[A.CONVERSATION_ID] = conversation_id
-    previous = as_str(body.get("previous_response_id"))
-    if previous is not None:
-        attrs[A.REQUEST_PREVIOUS_RESPONSE_ID] = previous
-    kind = dig(body.get("text"), ("format", "type"))
-    if kind in ("json_object", "json_schema"):
-        attrs[A.OUTPUT_TYPE] = "json"
-    elif kind == "text":
-        attrs[A.OUTPUT_TYPE] = "text"
+def _conversation_id(conversation: Any) -> str | None:
+    return as_str(conversation) or as_str(dig(conversation, ("id",)))
+
+
+def _text_output_type(text: Any) -> str | None:
+    return _format_output_type(dig(text, ("format",)))
 
 
 def _responses_finish_reasons(response: Any) -> list[str] | None:
@@ -520,11 +510,10 @@ def _completion_outputs(response: Any) -> Messages | None:
 # --- embeddings ---
 
 
-def _embeddings_request_extra(body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
+def _encoding_formats(value: Any) -> list[str] | None:
     # The SDK asks for base64 when the caller names no format (and decodes it): record what is sent.
-    fmt = as_str(body.get("encoding_format"))
-    if fmt is not None:
-        attrs[A.REQUEST_ENCODING_FORMATS] = [fmt]
+    fmt = as_str(value)
+    return [fmt] if fmt is not None else None
 
 
 def _dimension_count(data: Any) -> int | None:
@@ -552,6 +541,13 @@ SAMPLING_FIELDS = (
     Field(("stop",), A.REQUEST_STOP_SEQUENCES, as_str_list),
 )
 
+CHAT_PARAMETERS = (
+    Field(("n",), A.REQUEST_CHOICE_COUNT, _choice_count),
+    Field(("service_tier",), A.OPENAI_REQUEST_SERVICE_TIER, _requested_tier),
+    Field(("response_format",), A.OUTPUT_TYPE, _format_output_type),
+    Field(("modalities",), A.OUTPUT_TYPE, _speech_output, fallback=True),  # a response format says more
+)
+
 CHAT_USAGE = Usage(
     input=("prompt_tokens",),
     output=("completion_tokens",),
@@ -564,10 +560,10 @@ CHAT = Endpoint(
     attributes={A.OPENAI_API_TYPE: "chat_completions"},
     request=(
         *SAMPLING_FIELDS,
-        Field(("max_tokens",), A.REQUEST_MAX_TOKENS, as_int),
+        *CHAT_PARAMETERS,
+        Field(("max_tokens",), A.REQUEST_MAX_TOKENS, as_int, fallback=True),  # deprecated by the next one
         Field(("max_completion_tokens",), A.REQUEST_MAX_TOKENS, as_int),
     ),
-    request_extra=_chat_request_extra,
     response=(
         Field(("id",), A.RESPONSE_ID),
         Field(("model",), A.RESPONSE_MODEL),
@@ -576,7 +572,7 @@ CHAT = Endpoint(
     ),
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
-    error=("error",),
+    error="error",
     stream=ChatStream,
     content=Content(inputs=_chat_inputs, outputs=_chat_outputs),
 )
@@ -602,12 +598,15 @@ RESPONSES = Endpoint(
         Field(("temperature",), A.REQUEST_TEMPERATURE, as_float),
         Field(("top_p",), A.REQUEST_TOP_P, as_float),
         Field(("max_output_tokens",), A.REQUEST_MAX_TOKENS, as_int),
+        Field(("service_tier",), A.OPENAI_REQUEST_SERVICE_TIER, _requested_tier),
+        Field(("conversation",), A.CONVERSATION_ID, _conversation_id),
+        Field(("previous_response_id",), A.REQUEST_PREVIOUS_RESPONSE_ID),
+        Field(("text",), A.OUTPUT_TYPE, _text_output_type),
     ),
-    request_extra=_responses_request_extra,
     response=RESPONSES_FIELDS,
     usage=RESPONSES_USAGE,
     finish_reasons=_responses_finish_reasons,
-    error=("error",),
+    error="error",
     stream=ResponsesStream,
     content=Content(inputs=_responses_inputs, outputs=_responses_outputs),
 )
@@ -619,7 +618,7 @@ FETCH_RESPONSE = Endpoint(
     attributes={A.OPENAI_API_TYPE: "responses"},
     response=RESPONSES_FIELDS,
     finish_reasons=_responses_finish_reasons,
-    error=("error",),
+    error="error",
     stream=ResponsesStream,
     content=Content(inputs=_no_inputs, outputs=_responses_outputs),
 )
@@ -628,8 +627,7 @@ no token usage: polling a background response would count its tokens once per po
 
 COMPLETIONS = Endpoint(
     operation="text_completion",
-    request=(*SAMPLING_FIELDS, Field(("max_tokens",), A.REQUEST_MAX_TOKENS, as_int)),
-    request_extra=_chat_request_extra,
+    request=(*SAMPLING_FIELDS, *CHAT_PARAMETERS, Field(("max_tokens",), A.REQUEST_MAX_TOKENS, as_int)),
     response=(
         Field(("id",), A.RESPONSE_ID),
         Field(("model",), A.RESPONSE_MODEL),
@@ -637,21 +635,23 @@ COMPLETIONS = Endpoint(
     ),
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
-    error=("error",),
+    error="error",
     stream=CompletionStream,
     content=Content(inputs=_completion_inputs, outputs=_completion_outputs),
 )
 
 EMBEDDINGS = Endpoint(
     operation="embeddings",
-    request=(Field(("dimensions",), A.EMBEDDINGS_DIMENSION_COUNT, as_int),),
-    request_extra=_embeddings_request_extra,
+    request=(
+        Field(("dimensions",), A.EMBEDDINGS_DIMENSION_COUNT, as_int),
+        Field(("encoding_format",), A.REQUEST_ENCODING_FORMATS, _encoding_formats),
+    ),
     response=(
         Field(("model",), A.RESPONSE_MODEL),
         Field(("data",), A.EMBEDDINGS_DIMENSION_COUNT, _dimension_count),
     ),
     usage=Usage(input=("prompt_tokens",), output=None),
-    error=("error",),
+    error="error",
 )
 
 ROUTES: dict[tuple[str, str], Endpoint] = {
@@ -793,16 +793,10 @@ CREATE_AGENT = Endpoint(operation="create_agent", span_name="create_agent", resp
 """``POST /assistants`` and ``POST /agents``; span ``create_agent {name}`` when the agent is named."""
 
 
-def _agent_request_extra(body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-    agent = as_str(body.get("assistant_id"))
-    if agent is not None:
-        attrs[A.AGENT_ID] = agent
-
-
 INVOKE_AGENT = Endpoint(
     operation="invoke_agent",
     span_name="invoke_agent",
-    request_extra=_agent_request_extra,
+    request=(Field(("assistant_id",), A.AGENT_ID),),
     response=(Field(("thread_id",), A.CONVERSATION_ID),),
     usage=Usage(),
 )
