@@ -129,9 +129,8 @@ ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.inp
 REQUEST_REASONING_LEVEL: Final = "gen_ai.request.reasoning.level"
 """Unreleased (GenAI conventions ``main``): the effort asked for, ``output_config.effort`` here."""
 
-# aigw-trace's own keys: one documented prefix, never mixed with GenAI names.
-AIGW_CLIENT_ROLE: Final = "aigw.span.role"
-"""Marks our span as the client side of a gateway hop, so backends can de-duplicate usage with the gateway's span."""
+# aigw-trace's own keys: one documented prefix, never mixed with GenAI names. (Which span is the client's, for
+# counting usage once beside a gateway's GenAI span, is what the instrumentation scope `aigw_trace` already says.)
 
 AIGW_STREAM_OUTCOME: Final = "aigw.stream.outcome"
 """How a stream ended: ``completed``, ``closed`` (caller stopped early), ``abandoned`` (garbage-collected) or

@@ -150,7 +150,7 @@ class Instrumentation:
             if model:
                 metric[A.REQUEST_MODEL] = model
             metric.update(_server_attributes(url))
-            base = {**metric, **endpoint.attributes, A.AIGW_CLIENT_ROLE: "client"}
+            base = {**metric, **endpoint.attributes}
             name = endpoint.span_name or (f"{endpoint.operation} {model}" if model else endpoint.operation)
             if len(entries) >= _MAX_CONSTANTS_PER_CLIENT:
                 entries.clear()

@@ -147,7 +147,6 @@ def test_one_complete_span_per_call(aigw_telemetry, fake_api, client_factory):
         A.REQUEST_MODEL: MODEL,
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
-        A.AIGW_CLIENT_ROLE: "client",
         A.REQUEST_MAX_TOKENS: 256,
         A.REQUEST_STOP_SEQUENCES: ("END",),
         A.REQUEST_TEMPERATURE: 0.2,

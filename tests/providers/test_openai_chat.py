@@ -74,7 +74,6 @@ def test_plain_call_records_the_conventions(aigw_telemetry, fake_api, openai_cli
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
         A.OPENAI_API_TYPE: "chat_completions",
-        A.AIGW_CLIENT_ROLE: "client",
         A.REQUEST_TEMPERATURE: 0.2,
         A.REQUEST_TOP_P: 0.9,
         A.REQUEST_MAX_TOKENS: 50,
@@ -159,6 +158,33 @@ def test_parse_records_the_call(aigw_telemetry, fake_api, openai_client):
     span = aigw_telemetry.span()
     assert span.attributes[A.OUTPUT_TYPE] == "json"
     assert span.attributes[A.RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+@pytest.mark.parametrize("late", ["older", "newer"])
+def test_request_keys_that_share_an_attribute_resolve_whatever_their_order(aigw_telemetry, fake_api, openai_client,
+                                                                           late):  # fmt: skip
+    # The SDK writes its keyword arguments in its own order and `extra_body` after them: putting one spelling in
+    # each gives both orders. The newer max-token spelling and an explicit response format win either way.
+    older: dict[str, Any] = {"max_tokens": 10, "modalities": ["text", "audio"]}
+    newer: dict[str, Any] = {"max_completion_tokens": 50, "response_format": {"type": "text"}}
+    keywords, extra = (newer, older) if late == "older" else (older, newer)
+    fake_api.reply(Reply(json=completion()))
+    openai_client().chat.completions.create(model="gpt-4o", messages=MESSAGES, **keywords, extra_body=extra)
+    sent = list(json.loads(fake_api.requests[-1].content))
+    assert sent.index(next(iter(extra))) > sent.index(next(iter(keywords)))  # the order really differs
+    attrs = aigw_telemetry.span().attributes
+    assert attrs[A.REQUEST_MAX_TOKENS] == 50
+    assert attrs[A.OUTPUT_TYPE] == "text"
+
+
+def test_audio_modality_alone_means_speech(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    openai_client().chat.completions.create(model="gpt-4o", messages=MESSAGES, modalities=["text", "audio"], n=2,
+                                            service_tier="auto")  # fmt: skip
+    attrs = aigw_telemetry.span().attributes
+    assert attrs[A.OUTPUT_TYPE] == "speech"
+    assert attrs[A.REQUEST_CHOICE_COUNT] == 2
+    assert A.OPENAI_REQUEST_SERVICE_TIER not in attrs  # "auto" is no choice at all
 
 
 # --- errors ---

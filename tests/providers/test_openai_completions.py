@@ -79,7 +79,6 @@ def test_create_records_the_conventions(aigw_telemetry, fake_api, openai_client)
         A.REQUEST_MODEL: MODEL,
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
-        A.AIGW_CLIENT_ROLE: "client",
         A.REQUEST_MAX_TOKENS: 2,
         A.REQUEST_TEMPERATURE: 0.5,
         A.REQUEST_TOP_P: 0.9,

@@ -46,7 +46,6 @@ def test_create_records_the_conventions(aigw_telemetry, fake_api, openai_client)
         A.REQUEST_MODEL: MODEL,
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
-        A.AIGW_CLIENT_ROLE: "client",
         A.REQUEST_ENCODING_FORMATS: ("float",),
         A.EMBEDDINGS_DIMENSION_COUNT: 3,
         A.RESPONSE_MODEL: "text-embedding-3-small-v2",

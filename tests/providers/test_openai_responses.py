@@ -120,7 +120,6 @@ def test_create_records_the_conventions(aigw_telemetry, fake_api, openai_client)
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
         A.OPENAI_API_TYPE: "responses",
-        A.AIGW_CLIENT_ROLE: "client",
         A.REQUEST_TEMPERATURE: 0.3,
         A.REQUEST_TOP_P: 0.8,
         A.REQUEST_MAX_TOKENS: 99,

@@ -70,6 +70,10 @@ def as_str_list(value: Any) -> list[str] | None:
     return None
 
 
+_EXACT: dict[Any, type] = {as_str: str, as_int: int, as_float: float}
+"""A value of exactly this class is what the converter would return unchanged, so the call is skipped."""
+
+
 @dataclass(frozen=True)
 class Field:
     """One value read from a request body (``path`` of length 1 is a top-level key) or a response."""
@@ -110,42 +114,91 @@ RequestEntry = tuple["str | None", Callable[..., Any], bool]
 :class:`Param`."""
 
 
-class Reader:
-    """Response fields compiled once into a single fetch.
+_Leaf = tuple[int, str, Convert, "type | None"]
+"""(index of the fetched value, attribute, converter, the class the converter passes through unchanged)."""
 
-    An SDK model answers every path with one C-level :func:`operator.attrgetter` call; a plain dict (a raw JSON
-    body), a missing step or any other odd shape falls back to :func:`dig` per field. Either way each value then goes
-    through its converter, so what reaches the span has the conventions' types.
+
+def _store(leaves: Sequence[_Leaf], values: Sequence[Any], attrs: dict[str, AttributeValue]) -> None:
+    for index, attribute, convert, exact in leaves:
+        value = values[index]
+        if value is None:
+            continue
+        if value.__class__ is not exact or value == "":
+            # Not already of the attribute's type (or an empty string): the converter decides.
+            value = convert(value)
+            if value is None:
+                continue
+        attrs[attribute] = value
+
+
+class Reader:
+    """Response fields compiled once into a tree of fetches: one per object on the way, not one per field.
+
+    At each level a single C-level :func:`operator.attrgetter` call reads every name an SDK model is asked for (a
+    plain dict, from a raw JSON body or a stream summary, answers through ``dict.get``); a ``None`` ends that branch,
+    so a usage object without ``prompt_tokens_details`` costs nothing extra. Each value then goes through its
+    converter, so what reaches the span has the conventions' types.
+
+    The root also holds one flat fetch of every full path: a complete SDK model (the usual case) is read in one call,
+    and only a ``None`` on the way or a dict walks the tree.
     """
 
-    __slots__ = ("_fetch", "_specs")
+    __slots__ = ("_children", "_fetch", "_flat", "_leaves", "_names", "_single")
 
-    def __init__(self, fields: Sequence[Field]) -> None:
-        self._specs = tuple((f.path, f.attribute, f.convert) for f in fields)
-        self._fetch: Callable[[Any], Any] | None = None
-        if len(fields) > 1:
-            self._fetch = attrgetter(*(".".join(f.path) for f in fields))
-        elif fields:
-            one = attrgetter(".".join(fields[0].path))
-            self._fetch = lambda obj: (one(obj),)
+    def __init__(self, fields: Sequence[Field], depth: int = 0) -> None:
+        groups: dict[str, list[Field]] = {}
+        leaves: list[_Leaf] = []
+        for f in fields:
+            name = f.path[depth]
+            below = groups.setdefault(name, [])
+            if len(f.path) == depth + 1:
+                leaves.append((list(groups).index(name), f.attribute, f.convert, _EXACT.get(f.convert)))
+            else:
+                below.append(f)
+        names = tuple(groups)
+        self._names = names
+        self._leaves = tuple(leaves)
+        self._children = tuple((names.index(n), Reader(below, depth + 1)) for n, below in groups.items() if below)
+        self._single = len(names) == 1
+        self._fetch = attrgetter(*names) if names else None
+        self._flat: tuple[Callable[[Any], Any], tuple[_Leaf, ...]] | None = None
+        if depth == 0 and len(fields) > 1 and self._children:
+            self._flat = (
+                attrgetter(*(".".join(f.path) for f in fields)),
+                tuple((i, f.attribute, f.convert, _EXACT.get(f.convert)) for i, f in enumerate(fields)),
+            )
 
     def read(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
-        specs = self._specs
-        if not specs:
+        flat = self._flat
+        if flat is not None and obj.__class__ is not dict:
+            try:
+                values = flat[0](obj)
+            except Exception:  # a None on the way (no token details, say): walk the tree instead
+                pass
+            else:
+                _store(flat[1], values, attrs)
+                return
+        self._walk(obj, attrs)
+
+    def _walk(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
+        names = self._names
+        if not names:
             return
-        values: Any = None
-        if obj.__class__ is not dict:
+        values: Any
+        if obj.__class__ is dict:
+            values = tuple(map(obj.get, names))
+        else:
             try:
                 values = self._fetch(obj)  # type: ignore[misc]
-            except Exception:  # a None on the way, or a field a gateway left out
-                values = None
-        if values is None:
-            values = [dig(obj, path) for path, _, _ in specs]
-        for (_, attribute, convert), value in zip(specs, values, strict=False):
+                if self._single:
+                    values = (values,)
+            except Exception:  # a field a gateway left out of a model, or an odd object
+                values = [getattr(obj, name, None) for name in names]
+        _store(self._leaves, values, attrs)
+        for index, child in self._children:
+            value = values[index]
             if value is not None:
-                value = convert(value)
-                if value is not None:
-                    attrs[attribute] = value
+                child._walk(value, attrs)
 
 
 def member(obj: Any, name: str) -> Any:
