@@ -201,12 +201,13 @@ def _chat_outputs(response: Any) -> Messages | None:
 
 
 class ChatStream:
-    """Folds ``chat.completion.chunk`` items into a ``chat.completion``-shaped summary."""
+    """Folds ``chat.completion.chunk`` items into a ``chat.completion``-shaped summary: id, model, usage and each
+    choice's finish reason. Its ``add`` runs once per chunk, so it reads three attributes and nothing else;
+    :class:`ChatContentStream` also assembles the content when capture is on."""
 
-    __slots__ = ("_capture", "_choices", "_last", "_usage")
+    __slots__ = ("_choices", "_last", "_usage")
 
-    def __init__(self, capture: bool) -> None:
-        self._capture = capture
+    def __init__(self) -> None:
         self._last: Any = None
         self._usage: Any = None
         self._choices: dict[int, dict[str, Any]] = {}
@@ -216,19 +217,16 @@ class ChatStream:
         usage = chunk.usage
         if usage is not None:
             self._usage = usage
-        choices = chunk.choices
-        if not choices:
-            return
-        for choice in choices:
+        for choice in chunk.choices or ():
             reason = choice.finish_reason
-            if reason is not None or self._capture:
-                state = self._choices.get(choice.index)
-                if state is None:
-                    state = self._choices[choice.index] = {"finish_reason": None, "text": [], "tools": {}}
-                if reason is not None:
-                    state["finish_reason"] = reason
-                if self._capture:
-                    self._collect(state, choice)
+            if reason is not None:
+                self._state(choice.index)["finish_reason"] = reason
+
+    def _state(self, index: int) -> dict[str, Any]:
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = {"finish_reason": None, "text": [], "tools": {}}
+        return state
 
     @staticmethod
     def _collect(state: dict[str, Any], choice: Any) -> None:
@@ -263,13 +261,28 @@ class ChatStream:
                 ]
             choices.append({"index": index, "finish_reason": state["finish_reason"], "message": message})
         return {
-            "id": dig(last, ("id",)),
-            "model": dig(last, ("model",)),
-            "service_tier": dig(last, ("service_tier",)),
-            "system_fingerprint": dig(last, ("system_fingerprint",)),
+            "id": getattr(last, "id", None),
+            "model": getattr(last, "model", None),
+            "service_tier": getattr(last, "service_tier", None),
+            "system_fingerprint": getattr(last, "system_fingerprint", None),
             "usage": self._usage,
             "choices": choices,
         }
+
+
+class ChatContentStream(ChatStream):
+    """A :class:`ChatStream` that also assembles each choice's text and tool calls (content capture on)."""
+
+    __slots__ = ()
+
+    def add(self, chunk: Any) -> None:
+        super().add(chunk)
+        for choice in chunk.choices or ():
+            self._collect(self._state(choice.index), choice)
+
+
+def chat_stream(capture: bool) -> ChatStream:
+    return ChatContentStream() if capture else ChatStream()
 
 
 # --- Responses API ---
@@ -474,15 +487,23 @@ class CompletionStream(ChatStream):
     def result(self) -> Any:
         last = self._last
         return {
-            "id": dig(last, ("id",)),
-            "model": dig(last, ("model",)),
-            "system_fingerprint": dig(last, ("system_fingerprint",)),
+            "id": getattr(last, "id", None),
+            "model": getattr(last, "model", None),
+            "system_fingerprint": getattr(last, "system_fingerprint", None),
             "usage": self._usage,
             "choices": [
                 {"index": i, "finish_reason": s["finish_reason"], "text": "".join(s["text"])}
                 for i, s in sorted(self._choices.items())
             ],
         }
+
+
+class CompletionContentStream(CompletionStream, ChatContentStream):
+    __slots__ = ()
+
+
+def completion_stream(capture: bool) -> CompletionStream:
+    return CompletionContentStream() if capture else CompletionStream()
 
 
 def _completion_inputs(body: Mapping[str, Any]) -> tuple[Messages | None, Messages | None, Messages | None]:
@@ -573,7 +594,7 @@ CHAT = Endpoint(
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
     error="error",
-    stream=ChatStream,
+    stream=chat_stream,
     content=Content(inputs=_chat_inputs, outputs=_chat_outputs),
 )
 
@@ -636,7 +657,7 @@ COMPLETIONS = Endpoint(
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
     error="error",
-    stream=CompletionStream,
+    stream=completion_stream,
     content=Content(inputs=_completion_inputs, outputs=_completion_outputs),
 )
 
