@@ -172,20 +172,7 @@ class Instrumentation:
 
         metric, base_attrs, name = self._constant_part(client, endpoint, model)
         attrs = dict(base_attrs)
-        table = endpoint.request_table
-        if table:
-            # Walk the keys the caller sent (a handful), not the table.
-            for key, value in body.items():
-                entry = table.get(key)
-                if entry is None or value is None:
-                    continue
-                attribute, read, fallback = entry
-                if attribute is None:
-                    read(value, attrs)
-                elif not fallback or attribute not in attrs:
-                    value = read(value)
-                    if value is not None:
-                        attrs[attribute] = value
+        endpoint.read_request(body, attrs)
         stream = bool(kwargs.get("stream"))
         if stream:
             attrs[A.REQUEST_STREAM] = True

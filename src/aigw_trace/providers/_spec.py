@@ -131,6 +131,9 @@ def _store(leaves: Sequence[_Leaf], values: Sequence[Any], attrs: dict[str, Attr
         attrs[attribute] = value
 
 
+_MAX_WALKED = 256
+
+
 class Reader:
     """Response fields compiled once into a tree of fetches: one per object on the way, not one per field.
 
@@ -143,7 +146,7 @@ class Reader:
     and only a ``None`` on the way or a dict walks the tree.
     """
 
-    __slots__ = ("_children", "_fetch", "_flat", "_leaves", "_names", "_single")
+    __slots__ = ("_children", "_fetch", "_flat", "_leaves", "_names", "_single", "_walked")
 
     def __init__(self, fields: Sequence[Field], depth: int = 0) -> None:
         groups: dict[str, list[Field]] = {}
@@ -161,6 +164,9 @@ class Reader:
         self._children = tuple((names.index(n), Reader(below, depth + 1)) for n, below in groups.items() if below)
         self._single = len(names) == 1
         self._fetch = attrgetter(*names) if names else None
+        self._walked: set[type] = set()
+        """Classes the flat fetch failed on once (a field the model does not have, a ``None`` on the way): they are
+        walked from then on rather than raising each time. Bounded by the SDK's model classes."""
         self._flat: tuple[Callable[[Any], Any], tuple[_Leaf, ...]] | None = None
         if depth == 0 and len(fields) > 1 and self._children:
             self._flat = (
@@ -170,11 +176,13 @@ class Reader:
 
     def read(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
         flat = self._flat
-        if flat is not None and obj.__class__ is not dict:
+        cls = obj.__class__
+        if flat is not None and cls is not dict and cls not in self._walked:
             try:
                 values = flat[0](obj)
-            except Exception:  # a None on the way (no token details, say): walk the tree instead
-                pass
+            except Exception:
+                if len(self._walked) < _MAX_WALKED:
+                    self._walked.add(cls)
             else:
                 _store(flat[1], values, attrs)
                 return
@@ -265,6 +273,7 @@ class Endpoint:
 
     # Compiled from the tables above at definition time, so a call only looks things up.
     request_table: Mapping[str, RequestEntry] = field(init=False, repr=False)
+    _request_items: tuple[tuple[str, RequestEntry], ...] = field(init=False, repr=False)
     reader: Reader = field(init=False, repr=False)
     reads_response: bool = field(init=False, repr=False)
     """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
@@ -295,9 +304,31 @@ class Endpoint:
                 if path:
                     fields.append(Field((*usage.at, *path), attribute, as_int))
         object.__setattr__(self, "request_table", table)
+        object.__setattr__(self, "_request_items", tuple(table.items()))
         object.__setattr__(self, "reader", Reader(fields))
         object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
         object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
+
+    def read_request(self, body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
+        """Add the attributes the request body's parameters give to ``attrs``."""
+        table = self.request_table
+        if not table:
+            return
+        # Walk whichever is shorter: the keys sent (OpenAI leaves omitted parameters out) or the table (Anthropic
+        # sends every parameter, most of them as its ``omit`` sentinel).
+        if len(body) <= len(table):
+            matches = [(value, table[key]) for key, value in body.items() if key in table]
+        else:
+            matches = [(body[key], entry) for key, entry in self._request_items if key in body]
+        for value, (attribute, read, fallback) in matches:
+            if value is None:
+                continue
+            if attribute is None:
+                read(value, attrs)
+            elif not fallback or attribute not in attrs:
+                value = read(value)
+                if value is not None:
+                    attrs[attribute] = value
 
 
 @dataclass(frozen=True)
