@@ -47,6 +47,41 @@ def test_second_instrument_is_a_no_op_and_uninstrument_restores(aigw_telemetry, 
     assert not hasattr(openai._base_client.BaseClient._build_request, "__wrapped__")
 
 
+def test_patches_keep_the_sdk_methods_introspectable(aigw_telemetry):
+    import inspect
+
+    request = openai._base_client.SyncAPIClient.request
+    assert request.__name__ == "request"
+    assert request.__wrapped__ is not request
+    assert inspect.signature(request) == inspect.signature(request.__wrapped__)
+    assert inspect.iscoroutinefunction(openai._base_client.AsyncAPIClient.request)
+
+
+def test_uninstrument_under_another_instrumentation_leaves_it_in_place(aigw_telemetry, fake_api, openai_client):
+    # Another library patches the same method after us, then we are uninstrumented: its patch must survive, and ours
+    # (still beneath it) must do nothing.
+    import wrapt
+
+    seen: list[str] = []
+
+    def theirs(wrapped, instance, args, kwargs):
+        seen.append("theirs")
+        return wrapped(*args, **kwargs)
+
+    cls = openai._base_client.SyncAPIClient
+    ours = cls.__dict__["request"]
+    wrapt.wrap_function_wrapper(cls, "request", theirs)
+    try:
+        aigw_trace.uninstrument()
+        fake_api.reply(Reply(json=completion()))
+        openai_client().chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        assert seen == ["theirs"]
+        assert aigw_telemetry.genai_spans() == []
+        assert "traceparent" not in fake_api.headers[0]
+    finally:
+        cls.request = ours.__wrapped__  # what the test's own wrapping hid: the SDK's original
+
+
 def test_sdk_imported_after_instrument_is_instrumented():
     out = run_python(
         """

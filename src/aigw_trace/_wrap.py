@@ -18,10 +18,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import wrapt
 from opentelemetry import baggage, propagate
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
@@ -75,7 +74,7 @@ class Instrumentation:
         self._stream_bases = (getattr(streams, p.sync_stream), self._async_stream)
         self._raw_bases = tuple(getattr(importlib.import_module(m), c) for m, c in p.raw_response_classes)
         base = importlib.import_module(p.base_client_module)
-        patches: list[tuple[str, str, Any]] = [
+        patches: list[tuple[str, str, Callable[[Any], Callable[..., Any]]]] = [
             (p.sync_client, "request", self._request_sync),
             (p.async_client, "request", self._request_async),
             ("BaseClient", "_build_request", self._build_request),
@@ -85,10 +84,8 @@ class Instrumentation:
                 (p.sync_client, "_process_response", self._process_response),
                 (p.async_client, "_process_response", self._process_response),
             ]
-        for cls_name, method, wrapper in patches:
-            target = getattr(base, cls_name)
-            wrapt.wrap_function_wrapper(target, method, wrapper)
-            self._undo.append(functools.partial(unwrap, target, method))
+        for cls_name, method, make in patches:
+            self._undo.append(patch(getattr(base, cls_name), method, make))
         if p.extra_setup is not None:
             self._undo.append(p.extra_setup(self))
         self.installed = True
@@ -114,7 +111,7 @@ class Instrumentation:
 
     def begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         """Start a call for ``client.request(*args, **kwargs)``, or ``None`` to leave it alone. Never raises."""
-        if _suppressed():
+        if _suppressed() or not self.installed:  # not installed: our patch outlived uninstall under someone else's
             return None
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
@@ -261,57 +258,98 @@ class Instrumentation:
             parsed = None
         call.end(response=parsed)
 
-    # --- the wrappers ---
+    # --- the patched methods: each ``make`` gets the SDK's original and returns its replacement ---
 
-    def _request_sync(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        call = self.begin(instance, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = otel_context.attach(call.context)  # type: ignore[arg-type]
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        return self.finish(call, result)
+    def _request_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
 
-    async def _request_async(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        call = self.begin(instance, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = otel_context.attach(call.context)  # type: ignore[arg-type]
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.end(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        return self.finish(call, result)
+        def request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            call = begin(client, args, kwargs)
+            if call is None:
+                return original(client, *args, **kwargs)
+            token = attach(call.context)  # type: ignore[arg-type]
+            try:
+                result = original(client, *args, **kwargs)
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            finally:
+                detach(token)
+            return finish(call, result)
 
-    def _build_request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        request = wrapped(*args, **kwargs)
-        settings = self.tel.settings
-        if settings.propagate:
-            call = current_call()
-            if call is not None:
-                try:
-                    if settings.inject_hosts is None or settings.inject_hosts.allows(request.url.host):
-                        inject_headers(request.headers, call, settings.session_headers)
-                except Exception as exc:
-                    report("injecting trace context", exc)
         return request
 
-    def _process_response(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        # The one place every successful call's final HTTP response passes, with its headers (read when it ends).
-        call = current_call()
-        if call is not None and call.headers is None:
-            response = kwargs.get("response")
-            if response is not None:
-                call.headers = response.headers
-        return wrapped(*args, **kwargs)
+    def _request_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
+
+        async def request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            call = begin(client, args, kwargs)
+            if call is None:
+                return await original(client, *args, **kwargs)
+            token = attach(call.context)  # type: ignore[arg-type]
+            try:
+                result = await original(client, *args, **kwargs)
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            finally:
+                detach(token)
+            return finish(call, result)
+
+        return request
+
+    def _build_request(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        settings = self.tel.settings
+
+        def _build_request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            request = original(client, *args, **kwargs)
+            if settings.propagate:
+                call = current_call()
+                if call is not None:
+                    try:
+                        if settings.inject_hosts is None or settings.inject_hosts.allows(request.url.host):
+                            inject_headers(request.headers, call, settings.session_headers)
+                    except Exception as exc:
+                        report("injecting trace context", exc)
+            return request
+
+        return _build_request
+
+    def _process_response(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def _process_response(client: Any, *args: Any, **kwargs: Any) -> Any:
+            # The one place every successful call's final HTTP response passes, with its headers (read when it
+            # ends).
+            call = current_call()
+            if call is not None and call.headers is None:
+                response = kwargs.get("response")
+                if response is not None:
+                    call.headers = response.headers
+            return original(client, *args, **kwargs)
+
+        return _process_response
+
+
+def patch(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> Callable[[], None]:
+    """Replace ``owner.name`` with ``make(original)`` and return the undo.
+
+    A plain function rather than a ``wrapt`` proxy: these run on every SDK request, where a proxy's per-call binding
+    and argument repacking cost more than the replacement's own work. ``functools.wraps`` keeps the name, docstring,
+    signature and ``__wrapped__`` for ``inspect`` and other tools. The undo puts the original back only if ours is
+    still the one in place; under someone else's later patch ours stays, inert once uninstalled.
+    """
+    original = getattr(owner, name)
+    owned = name in vars(owner)
+    replacement = functools.wraps(original)(make(original))
+    setattr(owner, name, replacement)
+
+    def undo() -> None:
+        if vars(owner).get(name) is replacement:
+            if owned:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+
+    return undo
 
 
 def _suppression_check() -> Callable[[], bool]:

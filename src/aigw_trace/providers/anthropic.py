@@ -16,7 +16,6 @@ such name and is routed by its path.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -385,23 +384,27 @@ def _provider_name(client: Any) -> str:
 # --- the native span ---
 
 
-def _native_span(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    # ``None`` is the SDK's answer for "this call has no span": it then neither starts one nor touches trace headers.
-    call = current_call()
-    if call is not None:
-        if call.span.get_span_context().is_valid:
-            return None  # the one span is ours (sampled or not)
-        # aigw-trace records into the API's no-op provider (none was set up): a span the client sends to its own
-        # tracer_provider is then the only one there can be, so the SDK keeps it, and its trace headers.
-    elif not is_instrumentation_enabled():
-        return None  # suppress_instrumentation() means no span at all, the SDK's included
-    return wrapped(*args, **kwargs)
+def _native_span(original: Callable[..., Any]) -> Callable[..., Any]:
+    def start_api_call_span(*args: Any, **kwargs: Any) -> Any:
+        # ``None`` is the SDK's answer for "this call has no span": it then neither starts one nor touches trace
+        # headers.
+        call = current_call()
+        if call is not None:
+            if call.span.get_span_context().is_valid:
+                return None  # the one span is ours (sampled or not)
+            # aigw-trace records into the API's no-op provider (none was set up): a span the client sends to its own
+            # tracer_provider is then the only one there can be, so the SDK keeps it, and its trace headers.
+        elif not is_instrumentation_enabled():
+            return None  # suppress_instrumentation() means no span at all, the SDK's included
+        return original(*args, **kwargs)
+
+    return start_api_call_span
 
 
 def _take_the_native_span_place(instrumentation: Any) -> Callable[[], None]:
     import anthropic._base_client as base
-    import wrapt
-    from opentelemetry.instrumentation.utils import unwrap
+
+    from .._wrap import patch
 
     if not callable(getattr(base, "start_api_call_span", None)):
         # A 2.x that traces itself some other way would give every call two spans: say so rather than double-count.
@@ -410,8 +413,7 @@ def _take_the_native_span_place(instrumentation: Any) -> Callable[[], None]:
             "ANTHROPIC_OPEN_TELEMETRY=false so that each call has one span, not two"
         )
         return lambda: None
-    wrapt.wrap_function_wrapper(base, "start_api_call_span", _native_span)
-    return functools.partial(unwrap, base, "start_api_call_span")
+    return patch(base, "start_api_call_span", _native_span)
 
 
 PROVIDER = Provider(
