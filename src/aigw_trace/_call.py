@@ -66,7 +66,6 @@ class Call:
         endpoint: Endpoint,
         span: Span,
         metric_attrs: dict[str, AttributeValue],
-        *,
         stream: bool,
         accumulator: StreamAccumulator | None,
         event_attrs: dict[str, Any] | None,

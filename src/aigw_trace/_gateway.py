@@ -80,6 +80,15 @@ def parse_traceresponse(value: str) -> SpanContext | None:
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
 
 
+def _header(headers: Any, get_list: Any, name: str) -> str | None:
+    # httpx's `get` raises and catches a KeyError for every absent header, and most responses have none of these.
+    if get_list is None:
+        value = headers.get(name)
+        return value if isinstance(value, str) else None
+    values = get_list(name)
+    return ", ".join(values) if values else None
+
+
 def read_response_headers(
     span: Span,
     headers: Any,
@@ -89,12 +98,13 @@ def read_response_headers(
 ) -> None:
     """Add the allow-listed gateway headers, and what ``traceresponse`` says, to ``attrs`` (a link to the gateway's
     trace goes on ``span`` directly)."""
+    get_list = getattr(headers, "get_list", None)
     for header, key in wanted:
-        value = headers.get(header)
+        value = _header(headers, get_list, header)
         if value is not None:
             attrs[key] = value
     if traceresponse:
-        value = headers.get("traceresponse")
+        value = _header(headers, get_list, "traceresponse")
         gateway = parse_traceresponse(value) if value else None
         if gateway is not None:
             attrs[A.AIGW_GATEWAY_SPAN_ID] = format(gateway.span_id, "016x")

@@ -27,9 +27,9 @@ _SCOPED: ContextVar[dict[str, AttributeValue] | None] = ContextVar("aigw_trace_s
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def scoped_attributes() -> dict[str, AttributeValue] | None:
-    """The attributes of the innermost enclosing scope (already merged with outer scopes), if any."""
-    return _SCOPED.get()
+scoped_attributes: Callable[[], dict[str, AttributeValue] | None] = _SCOPED.get
+"""The attributes of the innermost enclosing scope (already merged with outer scopes), if any. The context
+variable's own ``get``: read on every call, so no Python frame around it."""
 
 
 def _valid(value: object) -> bool:

@@ -20,8 +20,9 @@ from typing import Any
 
 from opentelemetry import baggage, propagate
 from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import SpanKind, set_span_in_context
+from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
@@ -37,6 +38,8 @@ _TRACEPARENT = "traceparent"
 _TRACESTATE = "tracestate"
 _MAX_CONSTANTS_PER_CLIENT = 64
 _NO_BODY: Mapping[str, Any] = {}
+_SPAN_KEY = next(iter(set_span_in_context(INVALID_SPAN, Context())))
+"""The context key the API keeps the current span under, read off the API itself rather than imported privately."""
 _SESSION_BAGGAGE_KEY = "session.id"
 """The baggage key LiteLLM reads as its session id (see docs/gateways)."""
 
@@ -196,8 +199,9 @@ class Instrumentation:
         accumulator = (
             endpoint.stream(tel.content_on_span or tel.content_on_event) if stream and endpoint.stream else None
         )
-        call = Call(tel, endpoint, span, metric, stream=stream, accumulator=accumulator, event_attrs=event_attrs)
-        call.context = call.inject_context = otel_context.set_value(CALL_KEY, call, set_span_in_context(span))
+        call = Call(tel, endpoint, span, metric, stream, accumulator, event_attrs)
+        # One context carries both the span (so it is current, and what is injected) and the call.
+        call.context = call.inject_context = Context({**otel_context.get_current(), _SPAN_KEY: span, CALL_KEY: call})
         if scoped and (settings.session_baggage or settings.session_headers):
             session = scoped.get(A.CONVERSATION_ID)
             if isinstance(session, str):
