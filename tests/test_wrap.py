@@ -161,3 +161,37 @@ def test_internal_failure_is_logged_once_and_the_call_proceeds(aigw_telemetry, f
     assert call(client).id == "chatcmpl-1"
     assert aigw_telemetry.spans() == []
     assert len([r for r in caplog.records if "instrumentation failed" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("shape", ["plain", "stream read to the end", "stream closed early"])
+def test_a_finished_call_leaves_nothing_for_the_cycle_collector(aigw_telemetry, fake_api, openai_client, shape):
+    # The SDK alone frees everything by reference counting; a cycle through our call (its context holds it, its
+    # stream observer holds the stream that holds it) would leave every call's span and response to the collector.
+    import gc
+
+    from tests.providers.test_openai_chat import stream_chunks
+
+    client = openai_client()
+
+    def one_call() -> None:
+        if shape == "plain":
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            return
+        stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+        if shape == "stream closed early":
+            next(iter(stream))
+            stream.close()
+        else:
+            list(stream)
+
+    fake_api.reply(Reply(chunks=stream_chunks(3)) if shape != "plain" else Reply(json=completion()))
+    one_call()  # warm-up: first-use caches
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            one_call()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert len(aigw_telemetry.genai_spans()) == 6

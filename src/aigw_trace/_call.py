@@ -133,6 +133,9 @@ class Call:
             report("recording the response", exc)
         finally:
             self.span.end()
+            # The context holds this call and the observer holds the stream that holds it: drop both, so the call
+            # is freed as soon as the caller lets go, not left to the cycle collector.
+            self.context = self.inject_context = self.observer = None
 
     def _record(self, response: Any, error: BaseException | None, outcome: str | None) -> None:
         duration = perf_counter() - self._start
