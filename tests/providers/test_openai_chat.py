@@ -187,6 +187,20 @@ def test_audio_modality_alone_means_speech(aigw_telemetry, fake_api, openai_clie
     assert A.OPENAI_REQUEST_SERVICE_TIER not in attrs  # "auto" is no choice at all
 
 
+@pytest.mark.parametrize("where", ["on the finishing chunk", "on every chunk"])
+def test_stream_usage_where_gateways_put_it(aigw_telemetry, fake_api, openai_client, where):
+    # No separate usage chunk: some gateways report usage on the chunk that finishes, some (vLLM's continuous
+    # usage) on every chunk, running totals.
+    events = [chunk({"content": f"t{i}"}, usage={"prompt_tokens": 7, "completion_tokens": i + 1, "total_tokens": 8 + i})
+              if where == "on every chunk" else chunk({"content": f"t{i}"}) for i in range(3)]  # fmt: skip
+    events.append(chunk({}, finish="length", usage={"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}))
+    fake_api.reply(Reply(chunks=sse(events)))
+    list(openai_client().chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+    attrs = aigw_telemetry.span().attributes
+    assert (attrs[A.USAGE_INPUT_TOKENS], attrs[A.USAGE_OUTPUT_TOKENS]) == (7, 4)
+    assert attrs[A.RESPONSE_FINISH_REASONS] == ("length",)
+
+
 # --- errors ---
 
 

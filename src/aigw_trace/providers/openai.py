@@ -202,8 +202,9 @@ def _chat_outputs(response: Any) -> Messages | None:
 
 class ChatStream:
     """Folds ``chat.completion.chunk`` items into a ``chat.completion``-shaped summary: id, model, usage and each
-    choice's finish reason. Its ``add`` runs once per chunk, so it reads three attributes and nothing else;
-    :class:`ChatContentStream` also assembles the content when capture is on."""
+    choice's finish reason. Its ``add`` runs once per chunk, so a content chunk costs two attribute reads (attributes
+    of SDK models are not cheap); usage is read where it can be, on a chunk without choices or one that finishes a
+    choice. :class:`ChatContentStream` also assembles the content when capture is on."""
 
     __slots__ = ("_choices", "_last", "_usage")
 
@@ -214,13 +215,25 @@ class ChatStream:
 
     def add(self, chunk: Any) -> None:
         self._last = chunk
+        choices = chunk.choices
+        if choices:
+            for choice in choices:
+                reason = choice.finish_reason
+                if reason is not None:
+                    self._finished(chunk, choice.index, reason)
+        else:
+            # The usage chunk (`stream_options.include_usage`) has no choices.
+            self._take_usage(chunk)
+
+    def _finished(self, chunk: Any, index: int, reason: str) -> None:
+        self._state(index)["finish_reason"] = reason
+        # Gateways that report usage without a separate chunk put it on the one that finishes.
+        self._take_usage(chunk)
+
+    def _take_usage(self, chunk: Any) -> None:
         usage = chunk.usage
         if usage is not None:
             self._usage = usage
-        for choice in chunk.choices or ():
-            reason = choice.finish_reason
-            if reason is not None:
-                self._state(choice.index)["finish_reason"] = reason
 
     def _state(self, index: int) -> dict[str, Any]:
         state = self._choices.get(index)
