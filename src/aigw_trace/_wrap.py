@@ -8,6 +8,9 @@ before any request signing. So two patches per SDK cover everything:
   result is known — or hand the ending to the stream machinery in ``_streams``.
 * ``_build_request``: inject the trace context into each attempt's headers, from the call's context, without
   overwriting what the caller set.
+
+A third, ``_process_response``, only notes the final response's headers (gateway headers, ``traceresponse``) and
+is left out when nothing reads them. Each patch is a plain function installed by :func:`patch`.
 """
 
 from __future__ import annotations
