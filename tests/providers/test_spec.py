@@ -13,28 +13,14 @@ from aigw_trace import _attributes as A
 from aigw_trace.providers import anthropic as anthropic_provider
 from aigw_trace.providers import openai as openai_provider
 from aigw_trace.providers._spec import Endpoint, Field, Param, Usage, as_int, member
+from tests.providers.test_openai_chat import completion
 
-FULL = {
-    "id": "chatcmpl-1",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "gpt-4o-2024",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-    "usage": {
-        "prompt_tokens": 11,
-        "completion_tokens": 3,
-        "total_tokens": 14,
-        "prompt_tokens_details": {"cached_tokens": 4},
-        "completion_tokens_details": {"reasoning_tokens": 2},
-    },
-    "service_tier": "default",
-    "system_fingerprint": "fp_1",
-}
+FULL = completion()
 EXPECTED = {
     A.RESPONSE_ID: "chatcmpl-1",
-    A.RESPONSE_MODEL: "gpt-4o-2024",
+    A.RESPONSE_MODEL: "gpt-4o-2024-08-06",
     A.OPENAI_RESPONSE_SERVICE_TIER: "default",
-    A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: "fp_1",
+    A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: "fp_abc",
     A.USAGE_INPUT_TOKENS: 11,
     A.USAGE_OUTPUT_TOKENS: 3,
     A.USAGE_CACHE_READ_INPUT_TOKENS: 4,
