@@ -123,6 +123,9 @@ def test_propagation_can_be_turned_off_keeping_spans(aigw_telemetry, fake_api, o
     call(openai_client())
     assert aigw_telemetry.span().name == "chat gpt-4o"
     assert "traceparent" not in fake_api.headers[0]
+    import openai
+
+    assert not hasattr(openai._base_client.BaseClient._build_request, "__wrapped__")  # nothing to do per attempt
 
 
 def test_no_secret_or_request_header_reaches_the_span(aigw_telemetry, fake_api, openai_client):

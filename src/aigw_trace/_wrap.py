@@ -7,7 +7,7 @@ before any request signing. So two patches per SDK cover everything:
 * ``request``: start the call's span, make it current for the whole send (retries included), end it when the
   result is known — or hand the ending to the stream machinery in ``_streams``.
 * ``_build_request``: inject the trace context into each attempt's headers, from the call's context, without
-  overwriting what the caller set.
+  overwriting what the caller set (not patched at all when injection is turned off).
 
 A third, ``_process_response``, only notes the final response's headers (gateway headers, ``traceresponse``) and
 is left out when nothing reads them. Each patch is a plain function installed by :func:`patch`.
@@ -83,8 +83,9 @@ class Instrumentation:
         patches: list[tuple[str, str, Callable[[Any], Callable[..., Any]]]] = [
             (p.sync_client, "request", self._request_sync),
             (p.async_client, "request", self._request_async),
-            ("BaseClient", "_build_request", self._build_request),
         ]
+        if self.tel.settings.propagate:  # with injection off, there is nothing to do per attempt
+            patches.append(("BaseClient", "_build_request", self._build_request))
         if self.tel.settings.reads_response_headers:
             patches += [
                 (p.sync_client, "_process_response", self._process_response),
@@ -306,18 +307,18 @@ class Instrumentation:
         return request
 
     def _build_request(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        settings = self.tel.settings
+        hosts = self.tel.settings.inject_hosts
+        session_headers = self.tel.settings.session_headers
 
         def _build_request(client: Any, *args: Any, **kwargs: Any) -> Any:
             request = original(client, *args, **kwargs)
-            if settings.propagate:
-                call = current_call()
-                if call is not None:
-                    try:
-                        if settings.inject_hosts is None or settings.inject_hosts.allows(request.url.host):
-                            inject_headers(request.headers, call, settings.session_headers)
-                    except Exception as exc:
-                        report("injecting trace context", exc)
+            call = current_call()
+            if call is not None:
+                try:
+                    if hosts is None or hosts.allows(request.url.host):
+                        inject_headers(request.headers, call, session_headers)
+                except Exception as exc:
+                    report("injecting trace context", exc)
             return request
 
         return _build_request
