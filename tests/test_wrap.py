@@ -72,6 +72,48 @@ def test_default_headers_traceparent_wins(aigw_telemetry, fake_api, openai_clien
     assert fake_api.headers[0]["traceparent"] == mine
 
 
+def test_callers_header_wins_whatever_its_case_and_keeps_our_tracestate_out(aigw_telemetry, fake_api,
+                                                                           openai_client):  # fmt: skip
+    fake_api.reply(Reply(json=completion()))
+    mine = "00-11111111111111111111111111111111-4444444444444444-01"
+    tracer = aigw_telemetry.tracer_provider.get_tracer("app")
+    state = trace.TraceState([("vendor", "value")])
+    remote = SpanContext(0x5 << 64, 0x6, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
+    with trace.use_span(NonRecordingSpan(remote)), tracer.start_as_current_span("outer"):
+        call(openai_client(), extra_headers={"TraceParent": mine})
+    assert fake_api.headers[0]["traceparent"] == mine
+    assert "tracestate" not in fake_api.headers[0]
+
+
+def test_an_omitted_traceparent_is_not_sent(aigw_telemetry, fake_api, openai_client):
+    # `Omit()` is the SDK's way to remove a header: the caller asked for none, so none is injected either.
+    import openai
+
+    fake_api.reply(Reply(json=completion()))
+    call(openai_client(), extra_headers={"traceparent": openai.Omit()})
+    assert "traceparent" not in fake_api.headers[0]
+    assert aigw_telemetry.span().name == "chat gpt-4o"
+
+
+def test_injection_checks_the_built_headers_when_the_client_keeps_no_default_headers(aigw_telemetry):
+    # A Stainless-like client without `_custom_headers`: the headers themselves say what the caller set.
+    import httpx2
+
+    from aigw_trace import _wrap
+    from aigw_trace._call import current_call
+
+    tracer = aigw_telemetry.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("outer") as outer:
+        fake_call = type("FakeCall", (), {"inject_context": context.get_current(), "session_id": None})()
+        theirs = httpx2.Headers({"TraceParent": "00-11111111111111111111111111111111-2222222222222222-01"})
+        _wrap.inject_headers(theirs, fake_call, (), _wrap._set_by_caller(object(), None))  # type: ignore[arg-type]
+        empty = httpx2.Headers()
+        _wrap.inject_headers(empty, fake_call, (), None)  # type: ignore[arg-type]
+    assert current_call() is None
+    assert theirs.get_list("traceparent") == ["00-11111111111111111111111111111111-2222222222222222-01"]
+    assert parent_of(empty)[1] == ids(outer)[1]
+
+
 def test_baggage_travels_with_the_default_propagators(aigw_telemetry, fake_api, openai_client):
     fake_api.reply(Reply(json=completion()))
     token = context.attach(baggage.set_baggage("session.id", "s-1"))
@@ -157,7 +199,7 @@ def test_internal_failure_is_logged_once_and_the_call_proceeds(aigw_telemetry, f
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug in aigw-trace")
 
-    monkeypatch.setattr(_wrap.Instrumentation, "_start", broken)
+    monkeypatch.setattr(_wrap.Instrumentation, "_constant_part", broken)
     fake_api.reply(Reply(json=completion()))
     client = openai_client()
     assert call(client).id == "chatcmpl-1"

@@ -36,6 +36,41 @@ def current_call() -> Call | None:
     return call if call.__class__ is Call else None
 
 
+_MAX_RESPONSE_MODELS = 16
+
+MetricSets = tuple["dict[str, AttributeValue]", "dict[str, AttributeValue]", "dict[str, AttributeValue]"]
+"""Attributes of the duration record and of the input and output token records."""
+
+
+class MetricAttributes:
+    """The metric attributes of one client, endpoint and request model, built once per response model.
+
+    The three attribute dicts a call records with differ only by response model (and token type), so they are made
+    once and reused: never mutated, since the metrics SDK may keep the dict it was given. Bounded, because the
+    response model is whatever the server says.
+    """
+
+    __slots__ = ("_by_model", "base")
+
+    def __init__(self, base: dict[str, AttributeValue]) -> None:
+        self.base = base
+        self._by_model: dict[Any, MetricSets] = {}
+
+    def for_response(self, model: Any) -> MetricSets:
+        sets = self._by_model.get(model)
+        if sets is None:
+            attrs = self.base if model is None else {**self.base, A.RESPONSE_MODEL: model}
+            sets = (
+                attrs,
+                {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT},
+                {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT},
+            )
+            if len(self._by_model) >= _MAX_RESPONSE_MODELS:
+                self._by_model.clear()
+            self._by_model[model] = sets
+        return sets
+
+
 def error_type(exc: BaseException) -> str:
     """Low-cardinality ``error.type``: the exception's class name (``RateLimitError``, ``APITimeoutError``, …)."""
     return type(exc).__qualname__
@@ -65,7 +100,7 @@ class Call:
         tel: Telemetry,
         endpoint: Endpoint,
         span: Span,
-        metric_attrs: dict[str, AttributeValue],
+        metrics: MetricAttributes,
         stream: bool,
         accumulator: StreamAccumulator | None,
         event_attrs: dict[str, Any] | None,
@@ -73,7 +108,7 @@ class Call:
         self._tel = tel
         self.endpoint = endpoint
         self.span = span
-        self._metric_attrs = metric_attrs
+        self._metrics = metrics
         self._start = perf_counter()
         self.stream = stream
         self._acc = accumulator
@@ -115,7 +150,7 @@ class Call:
 
     def _timed_chunk(self, chunk: Any) -> None:
         now = perf_counter()
-        self._tel.time_per_chunk.record(now - self._last_chunk, self._metric_attrs)  # type: ignore[union-attr]
+        self._tel.time_per_chunk.record(now - self._last_chunk, self._metrics.base)  # type: ignore[union-attr]
         self._last_chunk = now
         if self._acc is not None:
             self._acc.add(chunk)
@@ -142,7 +177,6 @@ class Call:
         ep = self.endpoint
         span = self.span
         attrs: dict[str, AttributeValue] = {}
-        metric = self._metric_attrs
         if response is _MISSING:
             response = self._acc.result() if self._acc is not None else None
 
@@ -168,9 +202,8 @@ class Call:
             if self._event_attrs is not None or self._tel.content_on_span:
                 self._record_output(response, attrs)
 
-        response_model = attrs.get(A.RESPONSE_MODEL)
-        if response_model is not None:
-            metric = {**metric, A.RESPONSE_MODEL: response_model}
+        # The usual call records with cached attribute sets; an error adds its type to fresh copies.
+        metric, input_metric, output_metric = self._metrics.for_response(attrs.get(A.RESPONSE_MODEL))
 
         if self.stream:
             if self._first_chunk is not None:
@@ -181,6 +214,7 @@ class Call:
                 outcome = "error" if error is not None else "completed"
             attrs[A.AIGW_STREAM_OUTCOME] = outcome
 
+        etype: Any = None
         if error is not None:
             if self.headers is None:
                 failed = getattr(error, "response", None)  # an APIStatusError's HTTP response
@@ -193,9 +227,12 @@ class Call:
                 if status is not None:
                     attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
                 span.set_status(Status(StatusCode.ERROR, etype))
-                metric = {**metric, A.ERROR_TYPE: etype}
-        elif A.ERROR_TYPE in attrs:
-            metric = {**metric, A.ERROR_TYPE: attrs[A.ERROR_TYPE]}
+        else:
+            etype = attrs.get(A.ERROR_TYPE)
+        if etype is not None:
+            metric = {**metric, A.ERROR_TYPE: etype}
+            input_metric = {**input_metric, A.ERROR_TYPE: etype}
+            output_metric = {**output_metric, A.ERROR_TYPE: etype}
 
         tel = self._tel
         if self.headers is not None and tel.reads_headers:
@@ -215,10 +252,10 @@ class Call:
         tel.duration.record(duration, metric)
         input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
         if input_tokens is not None:
-            tel.tokens.record(input_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT})  # type: ignore[arg-type]
+            tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
         output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
         if output_tokens is not None:
-            tel.tokens.record(output_tokens, {**metric, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT})  # type: ignore[arg-type]
+            tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
         if self._event_attrs is not None and tel.logger is not None:
             self._event_attrs.update(attrs)
             tel.logger.emit(event_name=A.EVENT_INFERENCE_DETAILS, attributes=self._event_attrs, context=self.context)

@@ -7,7 +7,9 @@ before any request signing. So two patches per SDK cover everything:
 * ``request``: start the call's span, make it current for the whole send (retries included), end it when the
   result is known — or hand the ending to the stream machinery in ``_streams``.
 * ``_build_request``: inject the trace context into each attempt's headers, from the call's context, without
-  overwriting what the caller set (not patched at all when injection is turned off).
+  overwriting what the caller set in ``default_headers`` or ``extra_headers`` (not patched at all when injection is
+  turned off). Into the finished request rather than the SDK's header dict, so the header is not copied and
+  re-encoded by every step in between.
 
 A third, ``_process_response``, only notes the final response's headers (gateway headers, ``traceresponse``) and
 is left out when nothing reads them. Each patch is a plain function installed by :func:`patch`.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from typing import Any
 
 from opentelemetry import baggage, propagate
@@ -29,7 +31,7 @@ from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._call import CALL_KEY, Call, current_call
+from ._call import CALL_KEY, Call, MetricAttributes, current_call
 from ._content import bounded_json
 from ._hooks import RequestInfo
 from ._safety import report
@@ -117,7 +119,10 @@ class Instrumentation:
         return name
 
     def begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
-        """Start a call for ``client.request(*args, **kwargs)``, or ``None`` to leave it alone. Never raises."""
+        """Start a call for ``client.request(*args, **kwargs)``, or ``None`` to leave it alone. Never raises.
+
+        One function rather than a chain of helpers: it runs before every SDK request.
+        """
         if _suppressed() or not self.installed:  # not installed: our patch outlived uninstall under someone else's
             return None
         try:
@@ -125,14 +130,61 @@ class Instrumentation:
             endpoint = self.provider.route(options)
             if endpoint is None:
                 return None
-            return self._start(client, options, endpoint, kwargs)
+            tel = self.tel
+            body = options.json_data
+            if body.__class__ is not dict and not isinstance(body, Mapping):
+                body = _NO_BODY
+            extra = options.extra_json
+            if extra:
+                # What is sent is the body merged with `extra_body`; anthropic's sampling knobs only travel there.
+                body = {**body, **extra}
+            model = body.get(endpoint.model)
+            if not isinstance(model, str):
+                model = None
+
+            metrics, base_attrs, name = self._constant_part(client, endpoint, model)
+            attrs = dict(base_attrs)
+            endpoint.read_request(body, attrs)
+            stream = bool(kwargs.get("stream"))
+            if stream:
+                attrs[A.REQUEST_STREAM] = True
+                stream_cls = kwargs.get("stream_cls")
+                if stream_cls is not None:
+                    origin = getattr(stream_cls, "__origin__", stream_cls)
+                    if isinstance(origin, type) and issubclass(origin, self._stream_bases):
+                        kwargs["stream_cls"] = self._traced_stream_class(
+                            stream_cls, self._async_stream is not None and issubclass(origin, self._async_stream)
+                        )
+            scoped = scoped_attributes()
+            if scoped:
+                attrs.update(scoped)
+
+            event_attrs: dict[str, Any] | None = None
+            if endpoint.content is not None:
+                if tel.logger is not None:
+                    event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
+                if tel.content_on_span or tel.content_on_event:
+                    _capture_inputs(tel, endpoint, body, attrs, event_attrs)
+
+            span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            accumulator = (
+                endpoint.stream(tel.content_on_span or tel.content_on_event) if stream and endpoint.stream else None
+            )
+            call = Call(tel, endpoint, span, metrics, stream, accumulator, event_attrs)
+            # One context carries both the span (so it is current, and what is injected) and the call.
+            call.context = call.inject_context = Context(
+                {**otel_context.get_current(), _SPAN_KEY: span, CALL_KEY: call}
+            )
+            if scoped or tel.settings.request_hook is not None:
+                self._begin_extras(call, client, options, body, model, stream, scoped)
+            return call
         except Exception as exc:
             report("starting a span", exc)
             return None
 
     def _constant_part(
         self, client: Any, endpoint: Endpoint, model: str | None
-    ) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue], str]:
+    ) -> tuple[MetricAttributes, dict[str, AttributeValue], str]:
         """Metric attributes, start attributes and span name that depend only on client, endpoint and model.
 
         Cached on the client (invalidated when its base URL changes) and bounded, since models are caller-chosen.
@@ -158,54 +210,21 @@ class Instrumentation:
             name = endpoint.span_name or (f"{endpoint.operation} {model}" if model else endpoint.operation)
             if len(entries) >= _MAX_CONSTANTS_PER_CLIENT:
                 entries.clear()
-            entry = entries[key] = (metric, base, name)
+            entry = entries[key] = (MetricAttributes(metric), base, name)
         return entry
 
-    def _start(self, client: Any, options: Any, endpoint: Endpoint, kwargs: dict[str, Any]) -> Call:
-        tel = self.tel
-        body = options.json_data
-        if body.__class__ is not dict and not isinstance(body, Mapping):
-            body = _NO_BODY
-        extra = options.extra_json
-        if extra:
-            # What is sent is the body merged with `extra_body`; anthropic's sampling knobs only travel there.
-            body = {**body, **extra}
-        model = body.get(endpoint.model)
-        if not isinstance(model, str):
-            model = None
-
-        metric, base_attrs, name = self._constant_part(client, endpoint, model)
-        attrs = dict(base_attrs)
-        endpoint.read_request(body, attrs)
-        stream = bool(kwargs.get("stream"))
-        if stream:
-            attrs[A.REQUEST_STREAM] = True
-            stream_cls = kwargs.get("stream_cls")
-            if stream_cls is not None:
-                origin = getattr(stream_cls, "__origin__", stream_cls)
-                if isinstance(origin, type) and issubclass(origin, self._stream_bases):
-                    kwargs["stream_cls"] = self._traced_stream_class(
-                        stream_cls, self._async_stream is not None and issubclass(origin, self._async_stream)
-                    )
-        scoped = scoped_attributes()
-        if scoped:
-            attrs.update(scoped)
-        settings = tel.settings
-
-        event_attrs: dict[str, Any] | None = None
-        if endpoint.content is not None:
-            if tel.logger is not None:
-                event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
-            if tel.content_on_span or tel.content_on_event:
-                _capture_inputs(tel, endpoint, body, attrs, event_attrs)
-
-        span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-        accumulator = (
-            endpoint.stream(tel.content_on_span or tel.content_on_event) if stream and endpoint.stream else None
-        )
-        call = Call(tel, endpoint, span, metric, stream, accumulator, event_attrs)
-        # One context carries both the span (so it is current, and what is injected) and the call.
-        call.context = call.inject_context = Context({**otel_context.get_current(), _SPAN_KEY: span, CALL_KEY: call})
+    def _begin_extras(
+        self,
+        call: Call,
+        client: Any,
+        options: Any,
+        body: Mapping[str, Any],
+        model: str | None,
+        stream: bool,
+        scoped: Mapping[str, AttributeValue] | None,
+    ) -> None:
+        """What only some calls need at the start: the session id from ``enrich()``, the request hook."""
+        settings = self.tel.settings
         if scoped and (settings.session_baggage or settings.session_headers):
             session = scoped.get(A.CONVERSATION_ID)
             if isinstance(session, str):
@@ -216,8 +235,8 @@ class Instrumentation:
                     call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
         if settings.request_hook is not None:
             info = RequestInfo(
-                provider=str(metric[A.PROVIDER_NAME]),
-                operation=endpoint.operation,
+                provider=str(call._metrics.base[A.PROVIDER_NAME]),
+                operation=call.endpoint.operation,
                 model=model,
                 method=options.method,
                 path=options.url,
@@ -225,14 +244,13 @@ class Instrumentation:
                 stream=stream,
                 client=client,
             )
-            token = otel_context.attach(call.context)  # so the hook sees the call as current (enrich() works)
+            token = otel_context.attach(call.context)  # type: ignore[arg-type]  # so the hook sees the call as current
             try:
-                settings.request_hook(span, info)
+                settings.request_hook(call.span, info)
             except Exception as exc:
                 report("request_hook", exc)
             finally:
                 otel_context.detach(token)
-        return call
 
     def finish(self, call: Call, result: Any) -> Any:
         """Record ``result`` and end the call, or leave the ending to the stream machinery. Never raises."""
@@ -316,7 +334,8 @@ class Instrumentation:
             if call is not None:
                 try:
                     if hosts is None or hosts.allows(request.url.host):
-                        inject_headers(request.headers, call, session_headers)
+                        options = args[0] if args else kwargs["options"]
+                        inject_headers(request.headers, call, session_headers, _set_by_caller(client, options))
                 except Exception as exc:
                     report("injecting trace context", exc)
             return request
@@ -384,27 +403,47 @@ def _suppression_check() -> Callable[[], bool]:
 _suppressed = _suppression_check()
 
 
-def inject_headers(headers: Any, call: Call, session_headers: tuple[str, ...] = ()) -> None:
+def inject_headers(
+    headers: Any, call: Call, session_headers: tuple[str, ...] = (), taken: Container[str] | None = None
+) -> None:
     """Add the call's trace context to one attempt's headers through the global propagators.
 
-    A header the caller already set (``extra_headers``, ``default_headers``) wins: theirs is kept, and a caller's
-    ``traceparent`` also keeps our ``tracestate`` out, since the two only make sense together.
+    A header the caller set wins (``taken``: the lower-cased names from ``default_headers`` and ``extra_headers``,
+    ``None`` to look in ``headers`` themselves): theirs is kept, and a caller's ``traceparent`` also keeps our
+    ``tracestate`` out, since the two only make sense together.
     """
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=call.inject_context)
     if call.session_id is not None:
         for name in session_headers:
             carrier[name] = call.session_id
-    traceparent = carrier.pop(_TRACEPARENT, None)
-    if traceparent is not None:
-        # Each `in` scans every header: the usual one-key carrier is settled with a single scan.
-        if _TRACEPARENT in headers:
-            carrier.pop(_TRACESTATE, None)
-        else:
-            headers[_TRACEPARENT] = traceparent
-    for key, value in carrier.items():
-        if key not in headers:
+    if taken is None:
+        taken = headers  # each `in` then scans every header: only for an SDK whose header sources are unknown
+    elif not taken:
+        for key, value in carrier.items():
             headers[key] = value
+        return
+    if _TRACEPARENT in carrier and _TRACEPARENT in taken:
+        carrier.pop(_TRACESTATE, None)
+    for key, value in carrier.items():
+        if key not in taken:
+            headers[key] = value
+
+
+def _set_by_caller(client: Any, options: Any) -> Container[str] | None:
+    """Lower-cased names of the headers the caller gave the SDK, ``Omit``-ted ones included (an omitted
+    ``traceparent`` is a request for none): the client's ``default_headers`` and the call's ``extra_headers``.
+
+    Read from those two small dicts rather than from the request's headers, where every lookup scans and decodes
+    them all. ``None`` when the client does not keep its default headers where the Stainless template does.
+    """
+    custom = getattr(client, "_custom_headers", None)
+    if not isinstance(custom, Mapping):
+        return None
+    extra = options.headers
+    if not custom and not extra:
+        return ()
+    return {str(name).lower() for name in (*custom, *(extra or ()))}
 
 
 def _body_read(http: Any) -> bool:

@@ -109,26 +109,49 @@ class Usage:
     """Anthropic counts cached tokens outside ``input_tokens``; the conventions want them inside."""
 
 
-RequestEntry = tuple["str | None", Callable[..., Any], bool]
-"""A compiled request key: (attribute, converter, fallback) for a :class:`Field`, (None, apply, False) for a
-:class:`Param`."""
+RequestEntry = tuple["str | None", Callable[..., Any], bool, "type | None"]
+"""A compiled request key: (attribute, converter, fallback, the class the converter passes through unchanged) for a
+:class:`Field`, (None, apply, False, None) for a :class:`Param`."""
 
 
 _Leaf = tuple[int, str, Convert, "type | None"]
 """(index of the fetched value, attribute, converter, the class the converter passes through unchanged)."""
 
 
-def _store(leaves: Sequence[_Leaf], values: Sequence[Any], attrs: dict[str, AttributeValue]) -> None:
-    for index, attribute, convert, exact in leaves:
-        value = values[index]
-        if value is None:
-            continue
-        if value.__class__ is not exact or value == "":
-            # Not already of the attribute's type (or an empty string): the converter decides.
-            value = convert(value)
-            if value is None:
-                continue
-        attrs[attribute] = value
+Store = Callable[[Sequence[Any], "dict[str, AttributeValue]"], None]
+"""Puts fetched values into span attributes, converting each as its field says."""
+
+
+def _compile_store(leaves: Sequence[_Leaf]) -> Store:
+    """One straight-line function for a set of leaves, generated once per reader level.
+
+    This runs on every response: unrolled, each value costs a type check and a store instead of a loop iteration
+    that unpacks its leaf. A value already of the attribute's type (a non-empty ``str``, an ``int``…) skips its
+    converter; anything else (an empty string, another type) goes through it, which has the last word.
+    Attribute keys are written in as literals, converters and types are bound as globals.
+    """
+    namespace: dict[str, Any] = {}
+    lines = ["def store(values, attrs):"]
+    for n, (index, attribute, convert, exact) in enumerate(leaves):
+        namespace[f"C{n}"] = convert
+        key = repr(attribute)
+        lines.append(f"    v = values[{index}]")
+        if exact is not None:
+            namespace[f"E{n}"] = exact
+            empty = " and v" if exact is str else ""  # an empty string is no value
+            lines.append(f"    if v.__class__ is E{n}{empty}:")
+            lines.append(f"        attrs[{key}] = v")
+            lines.append("    elif v is not None:")
+        else:
+            lines.append("    if v is not None:")
+        lines.append(f"        v = C{n}(v)")
+        lines.append("        if v is not None:")
+        lines.append(f"            attrs[{key}] = v")
+    if not leaves:
+        lines.append("    pass")
+    exec("\n".join(lines), namespace)  # the source is built from the endpoint tables above, never from input
+    store: Store = namespace["store"]
+    return store
 
 
 _MAX_WALKED = 256
@@ -146,7 +169,7 @@ class Reader:
     and only a ``None`` on the way or a dict walks the tree.
     """
 
-    __slots__ = ("_children", "_fetch", "_flat", "_leaves", "_names", "_single", "_walked")
+    __slots__ = ("_children", "_fetch", "_flat", "_names", "_single", "_store", "_walked")
 
     def __init__(self, fields: Sequence[Field], depth: int = 0) -> None:
         groups: dict[str, list[Field]] = {}
@@ -160,18 +183,18 @@ class Reader:
                 below.append(f)
         names = tuple(groups)
         self._names = names
-        self._leaves = tuple(leaves)
+        self._store = _compile_store(leaves)
         self._children = tuple((names.index(n), Reader(below, depth + 1)) for n, below in groups.items() if below)
         self._single = len(names) == 1
         self._fetch = attrgetter(*names) if names else None
         self._walked: set[type] = set()
         """Classes the flat fetch failed on once (a field the model does not have, a ``None`` on the way): they are
         walked from then on rather than raising each time. Bounded by the SDK's model classes."""
-        self._flat: tuple[Callable[[Any], Any], tuple[_Leaf, ...]] | None = None
+        self._flat: tuple[Callable[[Any], Any], Store] | None = None
         if depth == 0 and len(fields) > 1 and self._children:
             self._flat = (
                 attrgetter(*(".".join(f.path) for f in fields)),
-                tuple((i, f.attribute, f.convert, _EXACT.get(f.convert)) for i, f in enumerate(fields)),
+                _compile_store([(i, f.attribute, f.convert, _EXACT.get(f.convert)) for i, f in enumerate(fields)]),
             )
 
     def read(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
@@ -184,7 +207,7 @@ class Reader:
                 if len(self._walked) < _MAX_WALKED:
                     self._walked.add(cls)
             else:
-                _store(flat[1], values, attrs)
+                flat[1](values, attrs)
                 return
         self._walk(obj, attrs)
 
@@ -202,7 +225,7 @@ class Reader:
                     values = (values,)
             except Exception:  # a field a gateway left out of a model, or an odd object
                 values = [getattr(obj, name, None) for name in names]
-        _store(self._leaves, values, attrs)
+        self._store(values, attrs)
         for index, child in self._children:
             value = values[index]
             if value is not None:
@@ -273,7 +296,8 @@ class Endpoint:
 
     # Compiled from the tables above at definition time, so a call only looks things up.
     request_table: Mapping[str, RequestEntry] = field(init=False, repr=False)
-    _request_items: tuple[tuple[str, RequestEntry], ...] = field(init=False, repr=False)
+    _request_keys: tuple[str, ...] = field(init=False, repr=False)
+    _request_entries: tuple[RequestEntry, ...] = field(init=False, repr=False)
     reader: Reader = field(init=False, repr=False)
     reads_response: bool = field(init=False, repr=False)
     """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
@@ -285,9 +309,9 @@ class Endpoint:
             key: str
             entry: RequestEntry
             if isinstance(item, Param):
-                key, entry = item.key, (None, item.apply, False)
+                key, entry = item.key, (None, item.apply, False, None)
             else:
-                key, entry = item.path[0], (item.attribute, item.convert, item.fallback)
+                key, entry = item.path[0], (item.attribute, item.convert, item.fallback, _EXACT.get(item.convert))
             if key in table:
                 raise ValueError(f"request key {key!r} is described twice")
             table[key] = entry
@@ -304,7 +328,8 @@ class Endpoint:
                 if path:
                     fields.append(Field((*usage.at, *path), attribute, as_int))
         object.__setattr__(self, "request_table", table)
-        object.__setattr__(self, "_request_items", tuple(table.items()))
+        object.__setattr__(self, "_request_keys", tuple(table))
+        object.__setattr__(self, "_request_entries", tuple(table.values()))
         object.__setattr__(self, "reader", Reader(fields))
         object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
         object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
@@ -315,20 +340,25 @@ class Endpoint:
         if not table:
             return
         # Walk whichever is shorter: the keys sent (OpenAI leaves omitted parameters out) or the table (Anthropic
-        # sends every parameter, most of them as its ``omit`` sentinel).
+        # sends every parameter, most of them as its ``omit`` sentinel). Pairs are made at C level; the loop below
+        # only sees each candidate once.
+        pairs: Any
         if len(body) <= len(table):
-            matches = [(value, table[key]) for key, value in body.items() if key in table]
+            pairs = zip(body.values(), map(table.get, body), strict=True)
         else:
-            matches = [(body[key], entry) for key, entry in self._request_items if key in body]
-        for value, (attribute, read, fallback) in matches:
-            if value is None:
+            pairs = zip(map(body.get, self._request_keys), self._request_entries, strict=True)
+        for value, entry in pairs:
+            if value is None or entry is None:
                 continue
+            attribute, read, fallback, exact = entry
             if attribute is None:
                 read(value, attrs)
             elif not fallback or attribute not in attrs:
-                value = read(value)
-                if value is not None:
-                    attrs[attribute] = value
+                if value.__class__ is not exact or not value:  # falsy: the converter decides ("" is no value)
+                    value = read(value)
+                    if value is None:
+                        continue
+                attrs[attribute] = value
 
 
 @dataclass(frozen=True)
