@@ -31,7 +31,7 @@ from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._call import CALL_KEY, Call, MetricAttributes, current_call
+from ._call import CALL_KEY, Call, MetricAttributes
 from ._content import bounded_json
 from ._hooks import RequestInfo
 from ._safety import report
@@ -325,13 +325,14 @@ class Instrumentation:
         return request
 
     def _build_request(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        get_current = otel_context.get_current
         hosts = self.tel.settings.inject_hosts
         session_headers = self.tel.settings.session_headers
 
         def _build_request(client: Any, *args: Any, **kwargs: Any) -> Any:
             request = original(client, *args, **kwargs)
-            call = current_call()
-            if call is not None:
+            call = get_current().get(CALL_KEY)  # current_call(), without a frame: this runs per attempt
+            if call.__class__ is Call:
                 try:
                     if hosts is None or hosts.allows(request.url.host):
                         options = args[0] if args else kwargs["options"]
@@ -343,11 +344,13 @@ class Instrumentation:
         return _build_request
 
     def _process_response(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        get_current = otel_context.get_current
+
         def _process_response(client: Any, *args: Any, **kwargs: Any) -> Any:
             # The one place every successful call's final HTTP response passes, with its headers (read when it
             # ends).
-            call = current_call()
-            if call is not None and call.headers is None:
+            call = get_current().get(CALL_KEY)
+            if call.__class__ is Call and call.headers is None:
                 response = kwargs.get("response")
                 if response is not None:
                     call.headers = response.headers
