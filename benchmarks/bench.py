@@ -334,10 +334,10 @@ def _time_block(fn: Callable[[], Any], calls: int) -> float:
     return statistics.median(samples)
 
 
-def measure(h: Harness, blocks: int, calls: int) -> dict[str, dict[str, float]]:
+def measure(h: Harness, blocks: int, calls: int, scenarios: Sequence[str] = ()) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for name, (make, make_floor, stream, make_native) in SCENARIOS.items():
-        if name.startswith("anthropic") and h.anthropic is None:
+        if (scenarios and name not in scenarios) or (name.startswith("anthropic") and h.anthropic is None):
             continue
         configs: dict[str, tuple[Callable[[], Any], bool]] = {
             "uninstrumented": (make(h), False),
@@ -412,12 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=60)
     parser.add_argument("--calls", type=int, default=50, help="calls per block")
+    parser.add_argument("--scenarios", nargs="*", default=[], help="default: all")
     parser.add_argument("--memory-calls", type=int, default=100_000, help="0 to skip the memory check")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench.json")
     args = parser.parse_args(argv)
 
     h = Harness.create()
-    results = measure(h, args.blocks, args.calls)
+    results = measure(h, args.blocks, args.calls, args.scenarios)
     print(f"{'scenario':<32} {'bare':>9} {'floor+':>9} {'aigw+':>9} {'ratio':>6} {'native+':>9}  per-chunk excess")
     for name, row in results.items():
         chunk = f"{row['excess per chunk_us']:+.2f} µs" if "excess per chunk_us" in row else ""
