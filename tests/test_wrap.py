@@ -95,6 +95,21 @@ def test_an_omitted_traceparent_is_not_sent(aigw_telemetry, fake_api, openai_cli
     assert aigw_telemetry.span().name == "chat gpt-4o"
 
 
+def test_a_transport_level_traceparent_does_not_stop_the_injection(aigw_telemetry, fake_api):
+    # Headers fixed on the httpx2 client are defaults for every request, not this call's intent: a static
+    # traceparent there would tie every call to one trace.
+    import httpx2
+    import openai
+
+    fake_api.reply(Reply(json=completion()))
+    fixed = {"traceparent": "00-11111111111111111111111111111111-2222222222222222-01"}
+    http = httpx2.Client(transport=httpx2.MockTransport(fake_api.handler), headers=fixed)
+    client = openai.OpenAI(api_key="sk-test", base_url="http://gateway.test:4000/v1", http_client=http, max_retries=0)
+    call(client)
+    assert fake_api.headers[0].get_list("traceparent") == [fake_api.headers[0]["traceparent"]]
+    assert parent_of(fake_api.headers[0])[:2] == ids(aigw_telemetry.span())
+
+
 def test_injection_checks_the_built_headers_when_the_client_keeps_no_default_headers(aigw_telemetry):
     # A Stainless-like client without `_custom_headers`: the headers themselves say what the caller set.
     import httpx2
