@@ -174,6 +174,24 @@ def test_suppressed_instrumentation_makes_no_span_and_injects_nothing(aigw_telem
     assert "traceparent" not in fake_api.headers[0]
 
 
+@pytest.mark.parametrize("keys_found", [True, False])
+def test_suppression_is_honoured_with_or_without_the_helpers_context_keys(aigw_telemetry, fake_api, openai_client,
+                                                                          monkeypatch, keys_found):  # fmt: skip
+    # `begin` reads suppress_instrumentation()'s context keys directly; if a release moves them, the public helper.
+    from aigw_trace import _wrap
+
+    assert _wrap._SUPPRESS_KEYS is not None  # this opentelemetry-instrumentation has them where we look
+    if not keys_found:
+        monkeypatch.setattr(_wrap, "_SUPPRESS_KEYS", None)
+    fake_api.reply(Reply(json=completion()), Reply(json=completion()))
+    with suppress_instrumentation():
+        call(openai_client())
+    call(openai_client())
+    assert len(aigw_telemetry.spans()) == 1
+    assert "traceparent" not in fake_api.headers[0]
+    assert "traceparent" in fake_api.headers[1]
+
+
 @pytest.mark.aigw_options(propagate=False)
 def test_propagation_can_be_turned_off_keeping_spans(aigw_telemetry, fake_api, openai_client):
     fake_api.reply(Reply(json=completion()))

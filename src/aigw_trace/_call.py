@@ -50,14 +50,15 @@ class MetricAttributes:
     response model is whatever the server says.
     """
 
-    __slots__ = ("_by_model", "base")
+    __slots__ = ("base", "by_model")
 
     def __init__(self, base: dict[str, AttributeValue]) -> None:
         self.base = base
-        self._by_model: dict[Any, MetricSets] = {}
+        self.by_model: dict[Any, MetricSets] = {}
+        """Response model → sets; read directly on the hot path, filled by :meth:`for_response`."""
 
     def for_response(self, model: Any) -> MetricSets:
-        sets = self._by_model.get(model)
+        sets = self.by_model.get(model)
         if sets is None:
             attrs = self.base if model is None else {**self.base, A.RESPONSE_MODEL: model}
             sets = (
@@ -65,9 +66,9 @@ class MetricAttributes:
                 {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT},
                 {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT},
             )
-            if len(self._by_model) >= _MAX_RESPONSE_MODELS:
-                self._by_model.clear()
-            self._by_model[model] = sets
+            if len(self.by_model) >= _MAX_RESPONSE_MODELS:
+                self.by_model.clear()
+            self.by_model[model] = sets
         return sets
 
 
@@ -203,7 +204,9 @@ class Call:
                 self._record_output(response, attrs)
 
         # The usual call records with cached attribute sets; an error adds its type to fresh copies.
-        metric, input_metric, output_metric = self._metrics.for_response(attrs.get(A.RESPONSE_MODEL))
+        response_model = attrs.get(A.RESPONSE_MODEL)
+        sets = self._metrics.by_model.get(response_model)
+        metric, input_metric, output_metric = sets or self._metrics.for_response(response_model)
 
         if self.stream:
             if self._first_chunk is not None:

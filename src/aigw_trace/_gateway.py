@@ -104,7 +104,11 @@ def read_response_headers(
         if value is not None:
             attrs[key] = value
     if traceresponse:
-        value = _header(headers, get_list, "traceresponse")
+        # The common case (an httpx2 response, usually without the header) without a helper call.
+        if get_list is not None:
+            value = ", ".join(get_list("traceresponse"))
+        else:
+            value = _header(headers, get_list, "traceresponse")
         gateway = parse_traceresponse(value) if value else None
         if gateway is not None:
             attrs[A.AIGW_GATEWAY_SPAN_ID] = format(gateway.span_id, "016x")

@@ -123,7 +123,14 @@ class Instrumentation:
 
         One function rather than a chain of helpers: it runs before every SDK request.
         """
-        if _suppressed() or not self.installed:  # not installed: our patch outlived uninstall under someone else's
+        ctx = otel_context.get_current()
+        keys = _SUPPRESS_KEYS
+        if keys is not None:  # _suppressed(ctx), inline
+            if ctx.get(keys[0]) or ctx.get(keys[1]):
+                return None
+        elif _suppressed(ctx):
+            return None
+        if not self.installed:  # our patch outlived uninstall under someone else's
             return None
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
@@ -142,7 +149,11 @@ class Instrumentation:
             if not isinstance(model, str):
                 model = None
 
-            metrics, base_attrs, name = self._constant_part(client, endpoint, model)
+            cache = client.__dict__.get("_aigw_constants")
+            entry = cache[1].get((endpoint, model)) if cache is not None and cache[0] is client._base_url else None
+            if entry is None:
+                entry = self._constant_part(client, endpoint, model)
+            metrics, base_attrs, name = entry
             attrs = dict(base_attrs)
             endpoint.read_request(body, attrs)
             stream = bool(kwargs.get("stream"))
@@ -172,9 +183,7 @@ class Instrumentation:
             )
             call = Call(tel, endpoint, span, metrics, stream, accumulator, event_attrs)
             # One context carries both the span (so it is current, and what is injected) and the call.
-            call.context = call.inject_context = Context(
-                {**otel_context.get_current(), _SPAN_KEY: span, CALL_KEY: call}
-            )
+            call.context = call.inject_context = Context({**ctx, _SPAN_KEY: span, CALL_KEY: call})
             if scoped or tel.settings.request_hook is not None:
                 self._begin_extras(call, client, options, body, model, stream, scoped)
             return call
@@ -382,28 +391,27 @@ def patch(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> C
     return undo
 
 
-def _suppression_check() -> Callable[[], bool]:
-    """``suppress_instrumentation()`` as one context read (the helper's two ``get_value`` calls cost more than
-    everything else in ``begin``); the public helper if the keys ever move."""
+def _suppression_keys() -> tuple[Any, Any] | None:
+    """The context keys ``suppress_instrumentation()`` sets, so ``begin`` checks them in the context it reads anyway
+    (the helper's two ``get_value`` calls cost more than everything else there); ``None`` if they ever move, and the
+    public helper is used instead."""
     from opentelemetry.instrumentation import utils
 
     keys = (
         getattr(utils, "_SUPPRESS_INSTRUMENTATION_KEY", None),
         getattr(utils, "_SUPPRESS_INSTRUMENTATION_KEY_PLAIN", None),
     )
-    if None in keys:
-        return lambda: not is_instrumentation_enabled()
-    first, second = keys
-    get_current = otel_context.get_current
-
-    def suppressed() -> bool:
-        ctx = get_current()
-        return bool(ctx.get(first) or ctx.get(second))  # type: ignore[arg-type]
-
-    return suppressed
+    return None if None in keys else keys
 
 
-_suppressed = _suppression_check()
+_SUPPRESS_KEYS = _suppression_keys()
+
+
+def _suppressed(ctx: Context) -> bool:
+    keys = _SUPPRESS_KEYS
+    if keys is None:
+        return not is_instrumentation_enabled()
+    return bool(ctx.get(keys[0]) or ctx.get(keys[1]))
 
 
 def inject_headers(
