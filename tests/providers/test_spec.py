@@ -103,3 +103,16 @@ def test_member_finds_extra_fields_without_raising() -> None:
     assert member({"error": 1}, "error") == 1
     assert member(SimpleNamespace(error=2), "error") == 2
     assert member(object(), "error") is None
+
+
+def test_request_values_already_of_their_type_skip_the_converter_but_falsy_ones_do_not() -> None:
+    def requested(body: dict[str, Any]) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        openai_provider.CHAT.read_request(body, attrs)
+        return attrs
+
+    assert requested({"temperature": 0.2, "seed": 7}) == {A.REQUEST_TEMPERATURE: 0.2, A.REQUEST_SEED: 7}
+    zeros = requested({"temperature": 0, "seed": 0, "top_p": 0.0})
+    assert zeros == {A.REQUEST_TEMPERATURE: 0.0, A.REQUEST_SEED: 0, A.REQUEST_TOP_P: 0.0}
+    assert type(zeros[A.REQUEST_TEMPERATURE]) is float  # an int temperature becomes the conventions' double
+    assert requested({"seed": True, "temperature": "hot", "user": ""}) == {}
