@@ -121,9 +121,9 @@ def test_injection_checks_the_built_headers_when_the_client_keeps_no_default_hea
     with tracer.start_as_current_span("outer") as outer:
         fake_call = type("FakeCall", (), {"inject_context": context.get_current(), "session_id": None})()
         theirs = httpx2.Headers({"TraceParent": "00-11111111111111111111111111111111-2222222222222222-01"})
-        _wrap.inject_headers(theirs, fake_call, (), _wrap._set_by_caller(object(), None))  # type: ignore[arg-type]
+        _wrap.inject_headers(theirs, fake_call, (), object(), None)  # type: ignore[arg-type]
         empty = httpx2.Headers()
-        _wrap.inject_headers(empty, fake_call, (), None)  # type: ignore[arg-type]
+        _wrap.inject_headers(empty, fake_call, (), object(), None)  # type: ignore[arg-type]
     assert current_call() is None
     assert theirs.get_list("traceparent") == ["00-11111111111111111111111111111111-2222222222222222-01"]
     assert parent_of(empty)[1] == ids(outer)[1]

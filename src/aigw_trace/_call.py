@@ -159,12 +159,102 @@ class Call:
     # --- the single end ---
 
     def end(self, error: BaseException | None = None, *, response: Any = _MISSING, outcome: str | None = None) -> None:
-        """End the span once; later calls are no-ops. Never raises."""
+        """End the span once, recording the response (or the stream's summary) first; later calls are no-ops.
+        Never raises. One method, not a chain: it runs at the end of every call."""
         if self._ended:
             return
         self._ended = True
         try:
-            self._record(response, error, outcome)
+            duration = perf_counter() - self._start
+            ep = self.endpoint
+            span = self.span
+            attrs: dict[str, AttributeValue] = {}
+            if response is _MISSING:
+                response = self._acc.result() if self._acc is not None else None
+
+            if response is not None:
+                ep.reader.read(response, attrs)
+                if ep.adds_cache_to_input and A.USAGE_INPUT_TOKENS in attrs:
+                    # Anthropic counts cached tokens outside input_tokens; the conventions count them in.
+                    attrs[A.USAGE_INPUT_TOKENS] = (
+                        attrs[A.USAGE_INPUT_TOKENS]  # type: ignore[operator]
+                        + attrs.get(A.USAGE_CACHE_READ_INPUT_TOKENS, 0)
+                        + attrs.get(A.USAGE_CACHE_CREATION_INPUT_TOKENS, 0)
+                    )
+                if ep.finish_reasons is not None:
+                    reasons = ep.finish_reasons(response)
+                    if reasons:
+                        attrs[A.RESPONSE_FINISH_REASONS] = reasons
+                if error is None and ep.error is not None:
+                    body_error = member(response, ep.error)
+                    if body_error is not None:
+                        code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
+                        attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
+                        span.set_status(Status(StatusCode.ERROR, "error object in response body"))
+                if self._event_attrs is not None or self._tel.content_on_span:
+                    self._record_output(response, attrs)
+
+            # The usual call records with cached attribute sets; an error adds its type to fresh copies.
+            response_model = attrs.get(A.RESPONSE_MODEL)
+            sets = self._metrics.by_model.get(response_model)
+            metric, input_metric, output_metric = sets or self._metrics.for_response(response_model)
+
+            if self.stream:
+                if self._first_chunk is not None:
+                    ttfc = self._first_chunk - self._start
+                    attrs[A.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+                    self._tel.ttfc.record(ttfc, metric)
+                if outcome is None:
+                    outcome = "error" if error is not None else "completed"
+                attrs[A.AIGW_STREAM_OUTCOME] = outcome
+
+            etype: Any = None
+            if error is not None:
+                if self.headers is None:
+                    failed = getattr(error, "response", None)  # an APIStatusError's HTTP response
+                    if failed is not None:
+                        self.headers = getattr(failed, "headers", None)
+                if isinstance(error, Exception):
+                    etype = error_type(error)
+                    attrs[A.ERROR_TYPE] = etype
+                    status = as_int(getattr(error, "status_code", None))
+                    if status is not None:
+                        attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
+                    span.set_status(Status(StatusCode.ERROR, etype))
+            else:
+                etype = attrs.get(A.ERROR_TYPE)
+            if etype is not None:
+                metric = {**metric, A.ERROR_TYPE: etype}
+                input_metric = {**input_metric, A.ERROR_TYPE: etype}
+                output_metric = {**output_metric, A.ERROR_TYPE: etype}
+
+            tel = self._tel
+            if self.headers is not None and tel.reads_headers:
+                try:
+                    settings = tel.settings
+                    read_response_headers(span, self.headers, settings.response_headers, settings.traceresponse, attrs)
+                except Exception as exc:
+                    report("recording gateway response headers", exc)
+            if attrs:
+                span.set_attributes(attrs)
+            hook = tel.settings.response_hook
+            if hook is not None:
+                try:
+                    hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
+                except Exception as exc:
+                    report("response_hook", exc)
+            tel.duration.record(duration, metric)
+            input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
+            if input_tokens is not None:
+                tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
+            output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
+            if output_tokens is not None:
+                tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
+            if self._event_attrs is not None and tel.logger is not None:
+                self._event_attrs.update(attrs)
+                tel.logger.emit(
+                    event_name=A.EVENT_INFERENCE_DETAILS, attributes=self._event_attrs, context=self.context
+                )
         except Exception as exc:
             report("recording the response", exc)
         finally:
@@ -172,96 +262,6 @@ class Call:
             # The context holds this call and the observer holds the stream that holds it: drop both, so the call
             # is freed as soon as the caller lets go, not left to the cycle collector.
             self.context = self.inject_context = self.observer = None
-
-    def _record(self, response: Any, error: BaseException | None, outcome: str | None) -> None:
-        duration = perf_counter() - self._start
-        ep = self.endpoint
-        span = self.span
-        attrs: dict[str, AttributeValue] = {}
-        if response is _MISSING:
-            response = self._acc.result() if self._acc is not None else None
-
-        if response is not None:
-            ep.reader.read(response, attrs)
-            if ep.adds_cache_to_input and A.USAGE_INPUT_TOKENS in attrs:
-                # Anthropic counts cached tokens outside input_tokens; the conventions count them in.
-                attrs[A.USAGE_INPUT_TOKENS] = (
-                    attrs[A.USAGE_INPUT_TOKENS]  # type: ignore[operator]
-                    + attrs.get(A.USAGE_CACHE_READ_INPUT_TOKENS, 0)
-                    + attrs.get(A.USAGE_CACHE_CREATION_INPUT_TOKENS, 0)
-                )
-            if ep.finish_reasons is not None:
-                reasons = ep.finish_reasons(response)
-                if reasons:
-                    attrs[A.RESPONSE_FINISH_REASONS] = reasons
-            if error is None and ep.error is not None:
-                body_error = member(response, ep.error)
-                if body_error is not None:
-                    code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
-                    attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
-                    span.set_status(Status(StatusCode.ERROR, "error object in response body"))
-            if self._event_attrs is not None or self._tel.content_on_span:
-                self._record_output(response, attrs)
-
-        # The usual call records with cached attribute sets; an error adds its type to fresh copies.
-        response_model = attrs.get(A.RESPONSE_MODEL)
-        sets = self._metrics.by_model.get(response_model)
-        metric, input_metric, output_metric = sets or self._metrics.for_response(response_model)
-
-        if self.stream:
-            if self._first_chunk is not None:
-                ttfc = self._first_chunk - self._start
-                attrs[A.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-                self._tel.ttfc.record(ttfc, metric)
-            if outcome is None:
-                outcome = "error" if error is not None else "completed"
-            attrs[A.AIGW_STREAM_OUTCOME] = outcome
-
-        etype: Any = None
-        if error is not None:
-            if self.headers is None:
-                failed = getattr(error, "response", None)  # an APIStatusError's HTTP response
-                if failed is not None:
-                    self.headers = getattr(failed, "headers", None)
-            if isinstance(error, Exception):
-                etype = error_type(error)
-                attrs[A.ERROR_TYPE] = etype
-                status = as_int(getattr(error, "status_code", None))
-                if status is not None:
-                    attrs[A.HTTP_RESPONSE_STATUS_CODE] = status
-                span.set_status(Status(StatusCode.ERROR, etype))
-        else:
-            etype = attrs.get(A.ERROR_TYPE)
-        if etype is not None:
-            metric = {**metric, A.ERROR_TYPE: etype}
-            input_metric = {**input_metric, A.ERROR_TYPE: etype}
-            output_metric = {**output_metric, A.ERROR_TYPE: etype}
-
-        tel = self._tel
-        if self.headers is not None and tel.reads_headers:
-            try:
-                settings = tel.settings
-                read_response_headers(span, self.headers, settings.response_headers, settings.traceresponse, attrs)
-            except Exception as exc:
-                report("recording gateway response headers", exc)
-        if attrs:
-            span.set_attributes(attrs)
-        hook = tel.settings.response_hook
-        if hook is not None:
-            try:
-                hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
-            except Exception as exc:
-                report("response_hook", exc)
-        tel.duration.record(duration, metric)
-        input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
-        if input_tokens is not None:
-            tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
-        output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
-        if output_tokens is not None:
-            tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
-        if self._event_attrs is not None and tel.logger is not None:
-            self._event_attrs.update(attrs)
-            tel.logger.emit(event_name=A.EVENT_INFERENCE_DETAILS, attributes=self._event_attrs, context=self.context)
 
     def _record_output(self, response: Any, attrs: dict[str, AttributeValue]) -> None:
         content = self.endpoint.content

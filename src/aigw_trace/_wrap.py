@@ -345,7 +345,7 @@ class Instrumentation:
                 try:
                     if hosts is None or hosts.allows(request.url.host):
                         options = args[0] if args else kwargs["options"]
-                        inject_headers(request.headers, call, session_headers, _set_by_caller(client, options))
+                        inject_headers(request.headers, call, session_headers, client, options)
                 except Exception as exc:
                     report("injecting trace context", exc)
             return request
@@ -415,46 +415,37 @@ def _suppressed(ctx: Context) -> bool:
 
 
 def inject_headers(
-    headers: Any, call: Call, session_headers: tuple[str, ...] = (), taken: Container[str] | None = None
+    headers: Any, call: Call, session_headers: tuple[str, ...] = (), client: Any = None, options: Any = None
 ) -> None:
     """Add the call's trace context to one attempt's headers through the global propagators.
 
-    A header the caller set wins (``taken``: the lower-cased names from ``default_headers`` and ``extra_headers``,
-    ``None`` to look in ``headers`` themselves): theirs is kept, and a caller's ``traceparent`` also keeps our
-    ``tracestate`` out, since the two only make sense together.
+    A header the caller set wins: theirs is kept, and a caller's ``traceparent`` also keeps our ``tracestate`` out,
+    since the two only make sense together. What the caller set is read from the two small dicts it can come from,
+    the client's ``default_headers`` and the call's ``extra_headers`` (``Omit``-ted names included: an omitted
+    ``traceparent`` is a request for none), rather than from ``headers``, where every lookup scans and decodes them
+    all; only a client that does not keep its default headers where the Stainless template does is checked there.
     """
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=call.inject_context)
     if call.session_id is not None:
         for name in session_headers:
             carrier[name] = call.session_id
-    if taken is None:
-        taken = headers  # each `in` then scans every header: only for an SDK whose header sources are unknown
-    elif not taken:
-        for key, value in carrier.items():
-            headers[key] = value
-        return
+    custom = getattr(client, "_custom_headers", None)
+    taken: Container[str]
+    if custom.__class__ is not dict and not isinstance(custom, Mapping):
+        taken = headers
+    else:
+        extra = getattr(options, "headers", None)
+        if not custom and not extra:
+            for key, value in carrier.items():
+                headers[key] = value
+            return
+        taken = {str(name).lower() for name in (*custom, *(extra or ()))}
     if _TRACEPARENT in carrier and _TRACEPARENT in taken:
         carrier.pop(_TRACESTATE, None)
     for key, value in carrier.items():
         if key not in taken:
             headers[key] = value
-
-
-def _set_by_caller(client: Any, options: Any) -> Container[str] | None:
-    """Lower-cased names of the headers the caller gave the SDK, ``Omit``-ted ones included (an omitted
-    ``traceparent`` is a request for none): the client's ``default_headers`` and the call's ``extra_headers``.
-
-    Read from those two small dicts rather than from the request's headers, where every lookup scans and decodes
-    them all. ``None`` when the client does not keep its default headers where the Stainless template does.
-    """
-    custom = getattr(client, "_custom_headers", None)
-    if not isinstance(custom, Mapping):
-        return None
-    extra = options.headers
-    if not custom and not extra:
-        return ()
-    return {str(name).lower() for name in (*custom, *(extra or ()))}
 
 
 def _body_read(http: Any) -> bool:
