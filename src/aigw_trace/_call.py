@@ -186,7 +186,12 @@ class Call:
                     if reasons:
                         attrs[A.RESPONSE_FINISH_REASONS] = reasons
                 if error is None and ep.error is not None:
-                    body_error = member(response, ep.error)
+                    # An SDK model without that field can only hold it among its extras: read them without a call.
+                    extra = getattr(response, "__pydantic_extra__", _MISSING)
+                    if extra is not _MISSING and ep.error not in response.__dict__:
+                        body_error = extra.get(ep.error) if extra else None
+                    else:
+                        body_error = member(response, ep.error)
                     if body_error is not None:
                         code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
                         attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER

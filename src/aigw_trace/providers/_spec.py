@@ -118,20 +118,40 @@ _Leaf = tuple[int, str, Convert, "type | None"]
 """(index of the fetched value, attribute, converter, the class the converter passes through unchanged)."""
 
 
-Store = Callable[[Sequence[Any], "dict[str, AttributeValue]"], None]
+_MAX_WALKED = 256
+
+Store = Callable[[Any, "dict[str, AttributeValue]"], None]
 """Puts fetched values into span attributes, converting each as its field says."""
 
 
-def _compile_store(leaves: Sequence[_Leaf]) -> Store:
+def _compile_store(leaves: Sequence[_Leaf], fetch: Callable[[Any], Any] | None = None, walked: set[type] | None = None,
+                   walk: Store | None = None) -> Store:  # fmt: skip
     """One straight-line function for a set of leaves, generated once per reader level.
 
     This runs on every response: unrolled, each value costs a type check and a store instead of a loop iteration
     that unpacks its leaf. A value already of the attribute's type (a non-empty ``str``, an ``int``…) skips its
     converter; anything else (an empty string, another type) goes through it, which has the last word.
     Attribute keys are written in as literals, converters and types are bound as globals.
+
+    With ``fetch`` the function takes the response itself (the root's one flat fetch, see :class:`Reader`): a dict,
+    or a class the fetch failed on before, goes to ``walk`` instead.
     """
-    namespace: dict[str, Any] = {}
-    lines = ["def store(values, attrs):"]
+    namespace: dict[str, Any] = {"FETCH": fetch, "WALKED": walked, "WALK": walk, "MAX_WALKED": _MAX_WALKED}
+    if fetch is None:
+        lines = ["def store(values, attrs):"]
+    else:
+        lines = [
+            "def store(obj, attrs):",
+            "    cls = obj.__class__",
+            "    if cls is dict or cls in WALKED:",
+            "        return WALK(obj, attrs)",
+            "    try:",
+            "        values = FETCH(obj)",
+            "    except Exception:",
+            "        if len(WALKED) < MAX_WALKED:",
+            "            WALKED.add(cls)",
+            "        return WALK(obj, attrs)",
+        ]
     for n, (index, attribute, convert, exact) in enumerate(leaves):
         namespace[f"C{n}"] = convert
         key = repr(attribute)
@@ -154,9 +174,6 @@ def _compile_store(leaves: Sequence[_Leaf]) -> Store:
     return store
 
 
-_MAX_WALKED = 256
-
-
 class Reader:
     """Response fields compiled once into a tree of fetches: one per object on the way, not one per field.
 
@@ -169,7 +186,10 @@ class Reader:
     and only a ``None`` on the way or a dict walks the tree.
     """
 
-    __slots__ = ("_children", "_fetch", "_flat", "_names", "_single", "_store", "_walked")
+    __slots__ = ("_children", "_fetch", "_names", "_single", "_store", "_walked", "read")
+
+    read: Store
+    """``read(response, attrs)``: add what the response says to ``attrs``."""
 
     def __init__(self, fields: Sequence[Field], depth: int = 0) -> None:
         groups: dict[str, list[Field]] = {}
@@ -190,26 +210,12 @@ class Reader:
         self._walked: set[type] = set()
         """Classes the flat fetch failed on once (a field the model does not have, a ``None`` on the way): they are
         walked from then on rather than raising each time. Bounded by the SDK's model classes."""
-        self._flat: tuple[Callable[[Any], Any], Store] | None = None
         if depth == 0 and len(fields) > 1 and self._children:
-            self._flat = (
-                attrgetter(*(".".join(f.path) for f in fields)),
-                _compile_store([(i, f.attribute, f.convert, _EXACT.get(f.convert)) for i, f in enumerate(fields)]),
-            )
-
-    def read(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
-        flat = self._flat
-        cls = obj.__class__
-        if flat is not None and cls is not dict and cls not in self._walked:
-            try:
-                values = flat[0](obj)
-            except Exception:
-                if len(self._walked) < _MAX_WALKED:
-                    self._walked.add(cls)
-            else:
-                flat[1](values, attrs)
-                return
-        self._walk(obj, attrs)
+            flat = [(i, f.attribute, f.convert, _EXACT.get(f.convert)) for i, f in enumerate(fields)]
+            fetch = attrgetter(*(".".join(f.path) for f in fields))
+            self.read = _compile_store(flat, fetch, self._walked, self._walk)
+        else:
+            self.read = self._walk
 
     def _walk(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
         names = self._names
