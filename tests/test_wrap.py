@@ -273,3 +273,20 @@ def test_a_finished_call_leaves_nothing_for_the_cycle_collector(aigw_telemetry, 
     finally:
         gc.enable()
     assert len(aigw_telemetry.genai_spans()) == 6
+
+
+def test_metric_attribute_sets_are_reused_per_response_model_and_bounded():
+    from aigw_trace._call import MetricAttributes
+
+    base = {A.OPERATION_NAME: "chat", A.REQUEST_MODEL: "gpt-4o"}
+    metrics = MetricAttributes(base)
+    duration, tokens_in, tokens_out = metrics.for_response("gpt-4o-2024-08-06")
+    assert duration == {**base, A.RESPONSE_MODEL: "gpt-4o-2024-08-06"}
+    assert tokens_in == {**duration, A.TOKEN_TYPE: "input"}
+    assert tokens_out == {**duration, A.TOKEN_TYPE: "output"}
+    assert metrics.for_response("gpt-4o-2024-08-06")[0] is duration  # built once, then reused
+    assert metrics.for_response(None)[0] is base
+    assert base == {A.OPERATION_NAME: "chat", A.REQUEST_MODEL: "gpt-4o"}
+    for n in range(100):  # the response model is whatever the server says
+        metrics.for_response(f"model-{n}")
+    assert len(metrics.by_model) <= 16
