@@ -290,3 +290,15 @@ def test_metric_attribute_sets_are_reused_per_response_model_and_bounded():
     for n in range(100):  # the response model is whatever the server says
         metrics.for_response(f"model-{n}")
     assert len(metrics.by_model) <= 16
+
+
+def test_a_gateway_error_marks_only_its_own_metric_points(aigw_telemetry, fake_api, openai_client):
+    # The error type goes on copies: the cached attribute sets the next successful call records with stay clean.
+    failed = {"model": completion()["model"], "choices": None, "error": {"message": "boom", "type": "upstream_error"}}
+    fake_api.reply(Reply(json=failed), Reply(json=completion()))
+    client = openai_client()
+    call(client)
+    call(client)
+    points = aigw_telemetry.metric_points(A.METRIC_OPERATION_DURATION)
+    assert {p.attributes[A.RESPONSE_MODEL] for p in points} == {completion()["model"]}  # the same cached sets
+    assert sorted(p.attributes.get(A.ERROR_TYPE, "none") for p in points) == ["none", "upstream_error"]
