@@ -241,6 +241,21 @@ def test_internal_failure_is_logged_once_and_the_call_proceeds(aigw_telemetry, f
     assert len([r for r in caplog.records if "instrumentation failed" in r.getMessage()]) == 1
 
 
+def test_a_span_started_before_an_internal_failure_still_ends(aigw_telemetry, fake_api, openai_client, monkeypatch):
+    from aigw_trace import _safety, _wrap
+
+    monkeypatch.setattr(_safety, "_seen", set())
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug in aigw-trace")
+
+    monkeypatch.setattr(_wrap, "Call", broken)  # fails right after the span has started
+    fake_api.reply(Reply(json=completion()))
+    assert call(openai_client()).id == "chatcmpl-1"
+    assert [s.name for s in aigw_telemetry.spans()] == ["chat gpt-4o"]  # ended (exported), not leaked
+    assert "traceparent" not in fake_api.headers[0]
+
+
 @pytest.mark.parametrize("shape", ["plain", "stream read to the end", "stream closed early"])
 def test_a_finished_call_leaves_nothing_for_the_cycle_collector(aigw_telemetry, fake_api, openai_client, shape):
     # The SDK alone frees everything by reference counting; a cycle through our call (its context holds it, its

@@ -132,6 +132,7 @@ class Instrumentation:
             return None
         if not self.installed:  # our patch outlived uninstall under someone else's
             return None
+        span = None
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
             endpoint = self.provider.route(options)
@@ -189,6 +190,8 @@ class Instrumentation:
             return call
         except Exception as exc:
             report("starting a span", exc)
+            if span is not None:
+                span.end()  # started but not handed to a call: it still ends, once
             return None
 
     def _constant_part(
