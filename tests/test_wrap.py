@@ -165,6 +165,23 @@ def test_the_globally_configured_propagator_is_used(aigw_telemetry, fake_api, op
     assert headers["x-custom-trace"] == ids(aigw_telemetry.span())[1]
 
 
+class _CapitalisedPropagator(_CustomPropagator):
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        carrier["X-Custom-Trace"] = format(trace.get_current_span(context).get_span_context().span_id, "016x")
+
+
+def test_a_callers_header_wins_over_a_propagator_that_names_it_in_capitals(aigw_telemetry, fake_api,
+                                                                            openai_client):  # fmt: skip
+    fake_api.reply(Reply(json=completion()))
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(_CapitalisedPropagator())
+    try:
+        call(openai_client(), extra_headers={"x-custom-trace": "mine"})
+    finally:
+        propagate.set_global_textmap(previous)
+    assert fake_api.headers[0].get_list("x-custom-trace") == ["mine"]
+
+
 def test_suppressed_instrumentation_makes_no_span_and_injects_nothing(aigw_telemetry, fake_api, openai_client):
     fake_api.reply(Reply(json=completion()))
     with suppress_instrumentation():

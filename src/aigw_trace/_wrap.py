@@ -125,10 +125,10 @@ class Instrumentation:
         """
         ctx = otel_context.get_current()
         keys = _SUPPRESS_KEYS
-        if keys is not None:  # _suppressed(ctx), inline
+        if keys is not None:  # suppress_instrumentation(), read from the context this call starts in
             if ctx.get(keys[0]) or ctx.get(keys[1]):
                 return None
-        elif _suppressed(ctx):
+        elif not is_instrumentation_enabled():
             return None
         if not self.installed:  # our patch outlived uninstall under someone else's
             return None
@@ -410,13 +410,6 @@ def _suppression_keys() -> tuple[Any, Any] | None:
 _SUPPRESS_KEYS = _suppression_keys()
 
 
-def _suppressed(ctx: Context) -> bool:
-    keys = _SUPPRESS_KEYS
-    if keys is None:
-        return not is_instrumentation_enabled()
-    return bool(ctx.get(keys[0]) or ctx.get(keys[1]))
-
-
 def inject_headers(
     headers: Any, call: Call, session_headers: tuple[str, ...] = (), client: Any = None, options: Any = None
 ) -> None:
@@ -447,7 +440,7 @@ def inject_headers(
     if _TRACEPARENT in carrier and _TRACEPARENT in taken:
         carrier.pop(_TRACESTATE, None)
     for key, value in carrier.items():
-        if key not in taken:
+        if key.lower() not in taken:  # a propagator may name its header in capitals
             headers[key] = value
 
 
