@@ -196,7 +196,7 @@ def test_time_per_output_chunk_is_off_by_default(aigw_telemetry, fake_api, opena
 
 def _failing_add_after(n: int) -> Any:
     """A ChatStream.add that works for ``n`` chunks, then raises: our bug, not the caller's."""
-    from aigw_trace.providers.openai import ChatStream
+    from aigw_trace._providers.openai import ChatStream
 
     real_add = ChatStream.add
     seen = [0]
@@ -214,7 +214,7 @@ def _failing_add_after(n: int) -> Any:
 def test_failing_accumulator_never_breaks_the_stream(aigw_telemetry, fake_api, openai_client, monkeypatch, caplog,
                                                       fail_after):  # fmt: skip
     from aigw_trace import _safety
-    from aigw_trace.providers.openai import ChatStream
+    from aigw_trace._providers.openai import ChatStream
 
     monkeypatch.setattr(_safety, "_seen", set())
     monkeypatch.setattr(ChatStream, "add", _failing_add_after(fail_after))
@@ -230,7 +230,7 @@ def test_failing_accumulator_never_breaks_the_stream(aigw_telemetry, fake_api, o
 
 
 async def test_async_failing_accumulator_never_breaks_the_stream(aigw_telemetry, fake_api, openai_client, monkeypatch):
-    from aigw_trace.providers.openai import ChatStream
+    from aigw_trace._providers.openai import ChatStream
 
     monkeypatch.setattr(ChatStream, "add", _failing_add_after(2))
     fake_api.reply(Reply(chunks=stream_chunks(5)))

@@ -18,11 +18,11 @@ from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
 from ._content import bounded_json
-from ._gateway import read_response_headers
+from ._gateway_headers import read_response_headers
 from ._hooks import ResponseInfo
+from ._providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig, member
 from ._safety import report
 from ._telemetry import Telemetry
-from .providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig, member
 
 _MISSING: Any = object()
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._gateway import HostFilter, header_names
+from ._gateway_headers import HostFilter, header_names
 from ._hooks import RequestHook, ResponseHook
 
 _log = logging.getLogger("aigw_trace")

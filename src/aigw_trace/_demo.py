@@ -162,7 +162,7 @@ def run_app(err: TextIO | None = None) -> list[ReadableSpan]:
     import anthropic
     import openai
 
-    from .testing._telemetry import InMemoryTelemetry
+    from .testing._in_memory import InMemoryTelemetry
 
     err = err if err is not None else sys.stderr
     telemetry = InMemoryTelemetry(APP_SERVICE)

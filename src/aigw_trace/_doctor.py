@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import _attributes as A
-from ._gateway import PRESETS
+from ._gateway_headers import PRESETS
 
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
@@ -76,7 +76,7 @@ def _make_request(provider: str, base_url: str, api_key: str, model: str | None)
 
 def diagnose(provider: str, base_url: str, *, model: str | None = None, api_key: str | None = None) -> Diagnosis:
     """Send one instrumented request to ``base_url`` and read what the gateway answered."""
-    from .testing._telemetry import InMemoryTelemetry
+    from .testing._in_memory import InMemoryTelemetry
 
     result = Diagnosis(provider=provider, base_url=base_url)
     api_key = api_key or os.environ.get(_KEY_ENV[provider]) or "aigw-trace-doctor"

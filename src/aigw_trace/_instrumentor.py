@@ -13,10 +13,10 @@ import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from ._config import Settings
+from ._providers import PROVIDER_MODULES
 from ._safety import report
 from ._telemetry import Telemetry
 from ._wrap import Instrumentation
-from .providers import PROVIDER_MODULES
 
 _PROVIDER_KEYS = ("tracer_provider", "meter_provider", "logger_provider")
 

@@ -34,10 +34,10 @@ from . import _attributes as A
 from ._call import CALL_KEY, Call, MetricAttributes
 from ._content import bounded_json
 from ._hooks import RequestInfo
+from ._providers._spec import Endpoint, Provider
 from ._safety import report
 from ._scope import scoped_attributes
 from ._telemetry import Telemetry
-from .providers._spec import Endpoint, Provider
 
 _TRACEPARENT = "traceparent"
 _TRACESTATE = "tracestate"

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aigw_trace import _attributes as A
-from aigw_trace.providers.openai import TEMPLATES, operation_name, route
+from aigw_trace._providers.openai import TEMPLATES, operation_name, route
 from tests.conftest import FakeAPI, Reply, ids, parent_of
 from tests.providers.test_openai_responses import response_body
 

@@ -17,7 +17,7 @@ from openai.types.responses import ResponseStreamEvent
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aigw_trace import _attributes as A
-from aigw_trace.providers.openai import ResponsesStream
+from aigw_trace._providers.openai import ResponsesStream
 from tests.conftest import FakeAPI, Reply, ids, parent_of, sse
 
 MODEL = "gpt-4.1"

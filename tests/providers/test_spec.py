@@ -10,9 +10,9 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from aigw_trace import _attributes as A
-from aigw_trace.providers import anthropic as anthropic_provider
-from aigw_trace.providers import openai as openai_provider
-from aigw_trace.providers._spec import Endpoint, Field, Param, Usage, as_int, member
+from aigw_trace._providers import anthropic as anthropic_provider
+from aigw_trace._providers import openai as openai_provider
+from aigw_trace._providers._spec import Endpoint, Field, Param, Usage, as_int, member
 from tests.providers.test_openai_chat import completion
 
 FULL = completion()

@@ -5,6 +5,6 @@ tracing AI gateway: it joins the caller's trace, returns ``traceresponse`` and g
 (:class:`RecordedRequest`) and misbehaves on demand (:class:`Fault`). It needs only ``opentelemetry-api``.
 """
 
-from ._gateway import Fault, LoopbackGateway, RecordedRequest, TokenUsage
+from ._loopback import Fault, LoopbackGateway, RecordedRequest, TokenUsage
 
 __all__ = ["Fault", "LoopbackGateway", "RecordedRequest", "TokenUsage"]

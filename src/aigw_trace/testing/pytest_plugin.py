@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ._gateway import LoopbackGateway
-from ._telemetry import InMemoryTelemetry
+from ._in_memory import InMemoryTelemetry
+from ._loopback import LoopbackGateway
 
 
 def pytest_configure(config: pytest.Config) -> None:

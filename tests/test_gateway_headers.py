@@ -12,7 +12,7 @@ from opentelemetry.trace import StatusCode
 
 import aigw_trace
 from aigw_trace import _attributes as A
-from aigw_trace._gateway import HostFilter, header_names, parse_traceresponse
+from aigw_trace._gateway_headers import HostFilter, header_names, parse_traceresponse
 from tests.conftest import Reply, ids, parent_of
 from tests.providers.test_openai_chat import MESSAGES, completion
 

@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-PROVIDER_MODULES: tuple[str, ...] = ("aigw_trace.providers.openai", "aigw_trace.providers.anthropic")
+PROVIDER_MODULES: tuple[str, ...] = ("aigw_trace._providers.openai", "aigw_trace._providers.anthropic")
 """Provider modules, imported only once their SDK is (so neither SDK is ever imported by us first)."""
