@@ -459,6 +459,8 @@ def _version_specific_setup(instrumentation: Any) -> Callable[[], None]:
 PROVIDER = Provider(
     name="anthropic",
     package="anthropic",
+    # 0.40 is the oldest release whose own default client works with current httpx (0.28 dropped `proxies=`).
+    supported="anthropic >= 0.40.0, < 3",
     base_client_module="anthropic._base_client",
     sync_client="SyncAPIClient",
     async_client="AsyncAPIClient",
