@@ -11,7 +11,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aigw-trace", description="OpenTelemetry for LLM SDKs behind AI gateways")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    doctor = commands.add_parser("doctor", help="send one instrumented request to your gateway and explain the trace")
+    doctor = commands.add_parser(
+        "doctor",
+        help="send one instrumented request to your gateway and report what was sent and what came back",
+        description="Exit codes: 0 the gateway continued the trace (its traceresponse carries the sent trace id); "
+        "1 a problem was found (nothing sent and why, a failed request, a gateway that restarted the trace); "
+        "2 could not run (connection refused, DNS, TLS, timeout, a missing extra); "
+        "3 sent and answered, but the gateway returned no traceresponse to confirm it. See docs/doctor.md.",
+    )
     doctor.add_argument("--base-url", required=True, help="the gateway's base URL as the SDK would use it")
     doctor.add_argument("--provider", choices=("openai", "anthropic"), default="openai")
     doctor.add_argument("--model", help="send a 1-token chat/messages request with this model (default: list models)")
@@ -25,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         diagnosis = diagnose(args.provider, args.base_url, model=args.model)
         render(diagnosis, sys.stdout)
-        return 0 if diagnosis.ok else 1
+        return diagnosis.exit_code
     if args.command == "demo":
         from ._demo import run
 
