@@ -226,7 +226,10 @@ def test_a_name_that_does_not_resolve_exits_2_with_a_dns_hint(monkeypatch):
 def test_https_to_a_plain_http_gateway_exits_2_with_a_tls_hint(traced_gateway):
     d = diagnose("openai", f"https://127.0.0.1:{traced_gateway.port}/v1", api_key="k")
     assert d.exit_code == 2
-    assert d.hint == f"TLS: 127.0.0.1:{traced_gateway.port} does not speak TLS; if the gateway serves plain HTTP, use http://."
+    assert (
+        d.hint
+        == f"TLS: 127.0.0.1:{traced_gateway.port} does not speak TLS; if the gateway serves plain HTTP, use http://."
+    )
 
 
 def test_a_missing_sdk_exits_2_and_names_the_extra(monkeypatch, capsys):
@@ -285,7 +288,11 @@ def test_a_failing_gateway_is_reported_and_the_exit_code_says_so(traced_gateway,
 @pytest.mark.parametrize(
     ("content_type", "body", "summary"),
     [
-        ("text/html", "<html><body>\n\n  <h1>Bad   Gateway</h1><p>nginx</p></body></html>", 'HTML page, {n} bytes: "Bad Gateway"'),
+        (
+            "text/html",
+            "<html><body>\n\n  <h1>Bad   Gateway</h1><p>nginx</p></body></html>",
+            'HTML page, {n} bytes: "Bad Gateway"',
+        ),
         ("text/plain", "<!doctype html><title>\n Oops </title>", 'HTML page, {n} bytes: "Oops"'),
         ("application/json", '{"error": {"message": "model not found"}}', "{n} bytes: model not found"),
         ("text/plain", "\n  upstream connect error\nreset reason: overflow", "{n} bytes: upstream connect error"),
@@ -317,3 +324,12 @@ def test_an_error_body_echoing_the_key_is_redacted(traced_gateway, capsys, monke
     assert "sk-very-secret-key" not in out
     assert "Incorrect API key provided: ***" in out
     assert "401: the gateway refused the credentials; set OPENAI_API_KEY" in out
+
+
+def test_a_disabled_sdk_is_named_as_the_reason(traced_gateway, monkeypatch):
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the doctor's own tracer provider then makes no spans
+    d = diagnose("openai", traced_gateway.openai_base_url, api_key="k")
+    _assert_nothing_sent(d, traced_gateway)
+    assert d.not_sent_because == [
+        "OTEL_SDK_DISABLED=true: the OpenTelemetry SDK makes no spans, so there is no context to send."
+    ]

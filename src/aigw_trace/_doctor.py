@@ -11,6 +11,7 @@ Exit codes (``Diagnosis.exit_code``, documented in docs/doctor.md): 0 joined, 1 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -114,7 +115,7 @@ class _Wire:
 def _make_request(
     provider: str, base_url: str, api_key: str, model: str | None, wire: _Wire
 ) -> tuple[Callable[[], Any], Callable[[], None]]:
-    hooks = {"request": [wire.on_request], "response": [wire.on_response]}
+    hooks: dict[str, list[Callable[..., Any]]] = {"request": [wire.on_request], "response": [wire.on_response]}
     if provider == "openai":
         import openai
 
@@ -160,6 +161,7 @@ def diagnose(provider: str, base_url: str, *, model: str | None = None, api_key:
         return _could_not_run(result, exc, provider)
 
     suppressed = not is_instrumentation_enabled()  # read where the request will run
+    settings = Settings.resolve({})  # the injection settings instrument() reads from the environment below
     wire = _Wire()
     telemetry = InMemoryTelemetry(service_name="aigw-trace-doctor")
     telemetry.instrument(gateway=",".join(PRESETS), response_headers="server,via")
@@ -181,12 +183,12 @@ def diagnose(provider: str, base_url: str, *, model: str | None = None, api_key:
         span = spans[-1]
         result.span_name = span.name
         result.span_attributes = dict(span.attributes or {})
-    _read_request(result, wire.request)
+    _read_request(result, wire.request, settings.session_headers)
     _read_response(result, wire, api_key)
     if raised is not None:
         _read_failure(result, raised, api_key)
     if wire.request is not None and "traceparent" not in result.sent:
-        result.not_sent_because = _why_not_sent(wire.request, suppressed, bool(spans))
+        result.not_sent_because = _why_not_sent(wire.request, settings, suppressed, bool(spans))
     result.verdict, result.exit_code = _verdict(result)
     return result
 
@@ -205,13 +207,12 @@ def _trace_headers() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _read_request(result: Diagnosis, request: Any) -> None:
+def _read_request(result: Diagnosis, request: Any, session_headers: tuple[str, ...]) -> None:
     if request is None:
         return
     result.request_line = f"{request.method} {request.url}"
     headers = request.headers
-    settings = Settings.resolve({})
-    for name in (*_trace_headers(), *settings.session_headers):
+    for name in (*_trace_headers(), *session_headers):
         value = headers.get(name)
         if value is not None:
             result.sent[name] = value
@@ -282,7 +283,9 @@ def _connection_hint(exc: BaseException, base_url: str) -> str | None:
     for cause in _causes(exc):
         text = str(cause)
         if isinstance(cause, ConnectionRefusedError) or "Connection refused" in text:
-            return f"connection refused: nothing listens on {host}:{port}; is the gateway running, and is the port right?"
+            return (
+                f"connection refused: nothing listens on {host}:{port}; is the gateway running, and is the port right?"
+            )
         if isinstance(cause, socket.gaierror) or "Name or service not known" in text or "nodename nor servname" in text:
             return f"DNS: {host!r} does not resolve here; check the host name in --base-url (and VPN or DNS settings)."
         if isinstance(cause, ssl.SSLError) or "SSL" in text or "CERTIFICATE" in text:
@@ -290,7 +293,9 @@ def _connection_hint(exc: BaseException, base_url: str) -> str | None:
                 return f"TLS: {host}:{port} does not speak TLS; if the gateway serves plain HTTP, use http://."
             if "CERTIFICATE_VERIFY_FAILED" in text:
                 return "TLS: the gateway's certificate is not trusted here (self-signed or a private CA?)."
-            return f"TLS handshake with {host}:{port} failed; check the scheme (http:// or https://) and the certificate."
+            return (
+                f"TLS handshake with {host}:{port} failed; check the scheme (http:// or https://) and the certificate."
+            )
         if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__ or "timed out" in text:
             return f"no answer within {_TIMEOUT:g} s: is {host}:{port} the gateway, and reachable from here?"
     return None
@@ -329,8 +334,6 @@ def summarise_body(content_type: str, body: bytes, length: int = 0) -> str:
 
 
 def _json_message(text: str) -> str | None:
-    import json
-
     try:
         data = json.loads(text)
     except ValueError:
@@ -352,10 +355,9 @@ def _redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret and len(secret) >= 4 else text
 
 
-def _why_not_sent(request: Any, suppressed: bool, span_recorded: bool) -> list[str]:
+def _why_not_sent(request: Any, settings: Settings, suppressed: bool, span_recorded: bool) -> list[str]:
     """Every reason, among those the doctor knows, for aigw-trace to send no ``traceparent`` on ``request``."""
     reasons = []
-    settings = Settings.resolve({})
     fields = {f.lower() for f in propagate.get_global_textmap().fields}
     if "traceparent" not in fields:
         configured = os.environ.get("OTEL_PROPAGATORS")
