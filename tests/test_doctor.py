@@ -324,6 +324,9 @@ def test_an_error_body_echoing_the_key_is_redacted(traced_gateway, capsys, monke
     assert "sk-very-secret-key" not in out
     assert "Incorrect API key provided: ***" in out
     assert "401: the gateway refused the credentials; set OPENAI_API_KEY" in out
+    assert "verdict: REQUEST FAILED: HTTP 401" in out
+    trace_id = traced_gateway.last_request.trace_id
+    assert f"The trace context did reach the gateway: its `traceresponse` continues trace {trace_id}." in out
 
 
 def test_a_disabled_sdk_is_named_as_the_reason(traced_gateway, monkeypatch):

@@ -397,7 +397,10 @@ def _verdict(d: Diagnosis) -> tuple[str, int]:
             PROBLEM,
         )
     if d.status >= 400:
-        return f"REQUEST FAILED: HTTP {d.status}; fix the request first (see the hint).", PROBLEM
+        verdict = f"REQUEST FAILED: HTTP {d.status}; fix the request first (see the hint)."
+        if d.gateway_trace_id is not None and d.gateway_trace_id == d.trace_id:
+            verdict += f" The trace context did reach the gateway: its `traceresponse` continues trace {d.trace_id}."
+        return verdict, PROBLEM
     if d.hint is not None:
         return f"NOT AN API ANSWER: HTTP {d.status} with an HTML page; fix the base URL first (see the hint).", PROBLEM
     if d.traceresponse is None:
