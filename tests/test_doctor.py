@@ -336,3 +336,13 @@ def test_a_disabled_sdk_is_named_as_the_reason(traced_gateway, monkeypatch):
     assert d.not_sent_because == [
         "OTEL_SDK_DISABLED=true: the OpenTelemetry SDK makes no spans, so there is no context to send."
     ]
+
+
+def test_an_anthropic_sdk_without_models_list_asks_for_a_model(traced_gateway, monkeypatch):
+    import anthropic
+
+    monkeypatch.delattr(anthropic.Anthropic, "models")  # as in anthropic 0.x, which has no models endpoint
+    d = diagnose("anthropic", traced_gateway.anthropic_base_url, api_key="k")
+    assert d.exit_code == 2
+    assert d.hint == "pass --model to send a one-token messages request instead"
+    assert traced_gateway.requests == []

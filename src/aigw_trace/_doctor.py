@@ -90,6 +90,10 @@ class Diagnosis:
     span_attributes: dict[str, Any] = field(default_factory=dict)
 
 
+class _Unsupported(Exception):
+    """The installed SDK cannot make the doctor's request as asked."""
+
+
 @dataclass
 class _Wire:
     """What the doctor's HTTP client saw: the last request handed to the transport and the last response."""
@@ -144,6 +148,9 @@ def _make_request(
         return lambda: an.messages.with_raw_response.create(
             model=model, max_tokens=1, messages=[{"role": "user", "content": "ping"}]
         ), an.close
+    if not hasattr(an, "models"):
+        an.close()
+        raise _Unsupported("this anthropic version has no models.list()")
     return lambda: an.models.with_raw_response.list(), an.close
 
 
@@ -173,6 +180,8 @@ def diagnose(provider: str, base_url: str, *, model: str | None = None, api_key:
             result.ok = True
         finally:
             close()
+    except _Unsupported as exc:
+        result.error, result.hint = str(exc), "pass --model to send a one-token messages request instead"
     except Exception as exc:  # the doctor reports every failure instead of raising it
         raised = exc
     finally:
@@ -387,9 +396,10 @@ def _why_not_sent(request: Any, settings: Settings, suppressed: bool, span_recor
 
 
 def _verdict(d: Diagnosis) -> tuple[str, int]:
-    if d.request_line is None or d.status is None:
-        what = d.error or "no request went out"
-        return f"COULD NOT RUN: no answer from the gateway ({what}).", COULD_NOT_RUN
+    if d.request_line is None:
+        return f"COULD NOT RUN: no request went out ({d.error or 'no reason given'}).", COULD_NOT_RUN
+    if d.status is None:
+        return f"COULD NOT RUN: no answer from the gateway ({d.error or 'no reason given'}).", COULD_NOT_RUN
     if "traceparent" not in d.sent:
         return (
             "NOT SENT: no `traceparent` left this process, so the gateway could not join the trace; the gateway is "
