@@ -17,7 +17,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import TracerProvider
 
 from aigw_trace._cli import main
-from aigw_trace._doctor import Diagnosis, diagnose, render, summarise_body
+from aigw_trace._doctor import Diagnosis, diagnose, render, safe_url, summarise_body
 from aigw_trace.testing import Fault, LoopbackGateway
 
 _NOT_FOUND_PAGE = (
@@ -346,3 +346,25 @@ def test_an_anthropic_sdk_without_models_list_asks_for_a_model(traced_gateway, m
     assert d.exit_code == 2
     assert d.hint == "pass --model to send a one-token messages request instead"
     assert traced_gateway.requests == []
+
+
+def test_credentials_in_the_base_url_are_not_printed(traced_gateway):
+    base = f"http://doctor:url-secret@127.0.0.1:{traced_gateway.port}/v1"
+    d = diagnose("openai", base, api_key="k")
+    out = _printed(d)
+    assert d.exit_code == 0
+    assert "url-secret" not in out
+    assert f"client → http://***@127.0.0.1:{traced_gateway.port}/v1\n" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://gw.internal/v1?api-key=s3cret", "https://gw.internal/v1?…"),
+        ("https://user:pw@gw.internal:8443/v1", "https://***@gw.internal:8443/v1"),
+        ("http://[::1]:4000/v1", "http://[::1]:4000/v1"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_urls_are_shown_without_user_info_or_query(url, shown):
+    assert safe_url(url) == shown

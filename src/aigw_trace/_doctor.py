@@ -19,7 +19,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import propagate
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -219,7 +219,7 @@ def _trace_headers() -> tuple[str, ...]:
 def _read_request(result: Diagnosis, request: Any, session_headers: tuple[str, ...]) -> None:
     if request is None:
         return
-    result.request_line = f"{request.method} {request.url}"
+    result.request_line = f"{request.method} {safe_url(str(request.url))}"
     headers = request.headers
     for name in (*_trace_headers(), *session_headers):
         value = headers.get(name)
@@ -355,6 +355,20 @@ def _json_message(text: str) -> str | None:
     return None
 
 
+def safe_url(url: str) -> str:
+    """``url`` without user info or query values, either of which can carry a credential."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    if "@" in parts.netloc:
+        netloc = "***@" + netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
 def _one_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= _LINE else line[: _LINE - 1] + "…"
@@ -431,7 +445,7 @@ def _verdict(d: Diagnosis) -> tuple[str, int]:
 def render(d: Diagnosis, out: TextIO) -> None:
     """Print a diagnosis. Header values printed are trace context only: never credentials."""
     w = out.write
-    w(f"aigw-trace doctor — {d.provider} client → {d.base_url}\n\n")
+    w(f"aigw-trace doctor — {d.provider} client → {safe_url(d.base_url)}\n\n")
     if d.request_line:
         w(f"request:       {d.request_line}\n")
     if d.error:
