@@ -79,19 +79,27 @@ def _body_class(hx: ModuleType) -> type:
     return Body
 
 
+OVERLOADED = Reply.of_json({"error": {"type": "overloaded_error", "message": "try again"}})
+
+
 @dataclass
 class FakeAPI:
-    """Answers every request with ``reply`` over ``hx.MockTransport`` and records the requests and body closes."""
+    """Answers over ``hx.MockTransport`` and records the requests and body closes: the first ``failures`` requests
+    get a 503 that the SDK retries at once (``retry-after-ms: 1``), every later one ``reply``."""
 
     hx: ModuleType
     reply: Reply
+    failures: int = 0
     requests: list[Any] = field(default_factory=list)
     bodies_closed: list[bool] = field(default_factory=list)
 
     def _respond(self, request: Any) -> Any:
         self.requests.append(request)
-        body = _body_class(self.hx)(self.reply.chunks, self.bodies_closed)
-        return self.hx.Response(200, headers={"content-type": self.reply.content_type}, stream=body)
+        failed = len(self.requests) <= self.failures
+        reply = OVERLOADED if failed else self.reply
+        headers = {"content-type": reply.content_type, **({"retry-after-ms": "1"} if failed else {})}
+        body = _body_class(self.hx)(reply.chunks, self.bodies_closed)
+        return self.hx.Response(503 if failed else 200, headers=headers, stream=body)
 
     def handler(self, request: Any) -> Any:
         request.read()

@@ -3,9 +3,9 @@
 Each case runs a real SDK client over a ``MockTransport`` of the HTTP library that release sends through, twice:
 once uninstrumented (the baseline) and once instrumented. It checks that the instrumented call made exactly one
 ended GenAI CLIENT span from ``aigw_trace`` with the usage and response model of the canned reply, that every HTTP
-request carried a ``traceparent`` naming that span, and that the app saw the same values and types as without
-instrumentation. ``nox -s tests-sdks`` runs this module against several releases of each SDK; a family or call style
-that the installed release lacks is skipped with the reason.
+request (a 503 first, then the retry that succeeds) carried a ``traceparent`` naming that span, and that the app
+saw the same values and types as without instrumentation. ``nox -s tests-sdks`` runs this module against several
+releases of each SDK; a family or call style that the installed release lacks is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def _client(sdk: str, api: FakeAPI, *, is_async: bool) -> Any:
     else:
         cls = module.AsyncAnthropic if is_async else module.Anthropic
         base_url = "http://gateway.test:4000"
-    return cls(api_key="sk-test", base_url=base_url, max_retries=0, http_client=api.http_client(is_async=is_async))
+    return cls(api_key="sk-test", base_url=base_url, max_retries=1, http_client=api.http_client(is_async=is_async))
 
 
 def _check_available(family: Family, style: str, client: Any) -> None:
@@ -319,7 +319,8 @@ async def _baseline_and_traced(family: Family, style: str, is_async: bool, telem
     pytest.importorskip(family.sdk, reason=f"{family.sdk} is not installed")
     hx = transport_of(family.sdk)
     expect = family.streamed if style in STREAMED and family.streamed is not None else family.plain
-    plain_api, traced_api = FakeAPI(hx, expect.reply()), FakeAPI(hx, expect.reply())
+    # One retried attempt per call: the retry loop differs between releases, and each attempt needs the context.
+    plain_api, traced_api = FakeAPI(hx, expect.reply(), failures=1), FakeAPI(hx, expect.reply(), failures=1)
 
     aigw_trace.uninstrument()
     client = _client(family.sdk, plain_api, is_async=is_async)
@@ -348,7 +349,7 @@ def _assert_traced(telemetry: Any, plain_api: FakeAPI, api: FakeAPI, expect: Exp
     assert attrs[A.RESPONSE_MODEL] == expect.model
 
     ctx = span.get_span_context()
-    assert len(api.requests) == len(plain_api.requests)
+    assert len(api.requests) == len(plain_api.requests) == 2
     for request in api.requests:
         version, trace_id, parent_id, flags = request.headers["traceparent"].split("-")
         assert (version, trace_id, parent_id) == ("00", f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}")
