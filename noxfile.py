@@ -39,22 +39,19 @@ def tests_sdks(session: nox.Session, sdks: str) -> None:
     """The parts of the suite that apply to every SDK release, against one named set of openai/anthropic releases.
 
     ``nox -s tests-sdks`` runs every set on every Python found; ``nox -s tests-sdks -p 3.10`` one Python;
-    ``nox -s "tests-sdks-3.11(sdks='oldest')"`` one set. Extra arguments go to pytest.
+    ``nox -s "tests-sdks-3.11(sdks='oldest')"`` one set. Arguments after ``--`` are added to pytest's (``-k``, ``-x``).
+    Pythons not on PATH: with pyenv, ``export PYENV_VERSION=3.11.7:3.10.13:3.12.1:3.13.0`` first.
     """
     session.install("-e", ".[test-tools]", *SDK_SETS[sdks])
     session.run("python", "-c", _VERSIONS, silent=False)
-    session.run("pytest", "-q", "--confcutdir=tests/sdks", *(session.posargs or SDK_TESTS))
+    session.run("pytest", "-q", "--confcutdir=tests/sdks", *SDK_TESTS, *session.posargs)
 
 
-_VERSIONS = """
-import importlib.metadata as m, sys
-def v(name):
-    try:
-        return m.version(name)
-    except m.PackageNotFoundError:
-        return "-"
-print("python", sys.version.split()[0], *(f"{n} {v(n)}" for n in ("openai", "anthropic", "httpx", "httpx2")))
-"""
+# Prints what the set resolved to (python, openai, anthropic, httpx, httpx2; "-" when absent).
+_VERSIONS = (
+    "import importlib.metadata as m, importlib.util as u, sys; print('python', sys.version.split()[0], *("
+    "f'{n} ' + (m.version(n) if u.find_spec(n) else '-') for n in ('openai', 'anthropic', 'httpx', 'httpx2')))"
+)
 
 
 @nox.session
