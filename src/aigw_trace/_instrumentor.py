@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import sys
 import threading
 from collections.abc import Collection
 from typing import Any
 
 import wrapt
+from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from ._config import Settings
-from ._providers import PROVIDER_MODULES
-from ._safety import report
+from ._providers import providers
+from ._safety import log, report
 from ._telemetry import Telemetry
 from ._wrap import Instrumentation
 
@@ -32,17 +32,21 @@ class AIGatewayInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _lock = threading.Lock()
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        # Either SDK alone is enough, and BaseInstrumentor would refuse to run if any listed requirement were
-        # missing; each provider checks for its own SDK instead.
-        return ()
+        """The SDK releases traced, one requirement per SDK (also the package's ``instruments-any`` metadata)."""
+        return tuple(provider.supported for provider in providers())
+
+    def _check_dependency_conflicts(self) -> DependencyConflict | None:
+        # Either SDK alone is enough: the requirements are alternatives (as `instruments-any` says to
+        # opentelemetry-instrument), not all required. A provider whose release is out of range is skipped with
+        # one line when its SDK is imported.
+        return get_dependency_conflicts((), self.instrumentation_dependencies())
 
     def _instrument(self, **kwargs: Any) -> None:
         options = {k: v for k, v in kwargs.items() if k not in _PROVIDER_KEYS}
         settings = Settings.resolve(options)
         tel = Telemetry(settings, *(kwargs.get(k) for k in _PROVIDER_KEYS))
         self._active: list[Instrumentation] = []
-        for module_name in PROVIDER_MODULES:
-            provider = importlib.import_module(module_name).PROVIDER
+        for provider in providers():
             inst = Instrumentation(provider, tel)
             self._active.append(inst)
             if provider.package in sys.modules:
@@ -57,6 +61,10 @@ class AIGatewayInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _install(self, inst: Instrumentation) -> None:
         with self._lock:
             if inst not in getattr(self, "_active", ()) or inst.installed:
+                return
+            problem = inst.provider.version_problem()
+            if problem is not None:
+                log.warning(problem)
                 return
             try:
                 inst.install()
