@@ -22,7 +22,13 @@ import pytest
 from aigw_trace import _cli
 
 ROOT = Path(__file__).resolve().parent.parent
-API_ONLY = ("opentelemetry-api", "opentelemetry-instrumentation", "opentelemetry-semantic-conventions", "wrapt", "pytest")
+API_ONLY = (
+    "opentelemetry-api",
+    "opentelemetry-instrumentation",
+    "opentelemetry-semantic-conventions",
+    "wrapt",
+    "pytest",
+)
 """Pinned to the versions of the running suite, so the venv is built from cached wheels and matches it."""
 
 
@@ -148,7 +154,10 @@ def test_the_fixture_types_name_the_extra_when_imported(api_only):
     )
     done = run_in(api_only, "-c", code)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "aigw_trace.testing.InMemoryTelemetry needs the OpenTelemetry SDK: pip install 'aigw-trace[sdk]'\n"
+    assert (
+        done.stdout
+        == "aigw_trace.testing.InMemoryTelemetry needs the OpenTelemetry SDK: pip install 'aigw-trace[sdk]'\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,7 +170,8 @@ def test_the_fixture_types_name_the_extra_when_imported(api_only):
         ),
         (
             ["doctor", "--base-url", "http://127.0.0.1:9/v1"],
-            "aigw-trace doctor needs opentelemetry-sdk, openai, not installed here: pip install 'aigw-trace[sdk,openai]'",
+            "aigw-trace doctor needs opentelemetry-sdk, openai, not installed here: "
+            "pip install 'aigw-trace[sdk,openai]'",
         ),
         (
             ["doctor", "--provider", "anthropic", "--base-url", "http://127.0.0.1:9"],
