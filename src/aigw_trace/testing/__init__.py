@@ -23,6 +23,10 @@ __all__ = ["Fault", "InMemoryTelemetry", "JoinedTrace", "LoopbackGateway", "Reco
 _NEEDS_SDK = frozenset({"InMemoryTelemetry", "JoinedTrace"})
 
 
+def __dir__() -> list[str]:
+    return list(__all__)
+
+
 def __getattr__(name: str) -> Any:
     if name not in _NEEDS_SDK:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

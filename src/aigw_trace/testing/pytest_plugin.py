@@ -76,11 +76,14 @@ def aigw_telemetry(request: pytest.FixtureRequest) -> Iterator[InMemoryTelemetry
     from ._in_memory import InMemoryTelemetry
 
     telemetry = InMemoryTelemetry()
+    problem = None
     try:
         telemetry.instrument(**options)
     except (TypeError, ValueError) as exc:  # a bad option value: one line, not a traceback through the plugin
+        problem = str(exc)
+    if problem is not None:  # failed outside the except block, so pytest shows no chained exception
         telemetry.close()
-        pytest.fail(f"@pytest.mark.{_MARKER}: {exc}", pytrace=False)
+        pytest.fail(f"@pytest.mark.{_MARKER}: {problem}", pytrace=False)
     try:
         yield telemetry
     finally:
