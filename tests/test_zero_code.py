@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -29,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+DOC = Path(__file__).resolve().parent.parent / "docs" / "zero-code.md"
 MODEL = "gpt-4o-mini"
 PROMPT = "where do traces join?"
 
@@ -151,25 +153,36 @@ def instrumented_run(tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     result["stderr"] = done.stderr
     return result
 
 
+def documented_run_lines() -> dict[str, str]:
+    """The ``export NAME=value`` lines of the first shell block under "## Run" in docs/zero-code.md."""
+    text = DOC.read_text(encoding="utf-8")
+    block = re.search(r"^## Run\n.*?^```sh\n(.*?)^```", text, re.S | re.M)
+    assert block is not None
+    exports = re.findall(r"^export (\w+)=(\S+)", block.group(1), re.M)
+    assert "opentelemetry-instrument python app.py" in block.group(1)
+    return dict(exports)
+
+
 def test_the_documented_lines_send_one_joined_trace(tmp_path, receiver):
+    documented = documented_run_lines()
+    assert set(documented) == {"OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"}
     env = {
-        # The lines of docs/zero-code.md:
-        "OTEL_SERVICE_NAME": "zero-code-app",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_only",
+        **documented,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,  # instead of the docs' localhost:4318
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_only",  # an option, by its variable
     }
     result = instrumented_run(tmp_path, env)
     assert result["reply"] == "pong"
+    assert "Traceback" not in result["stderr"], result["stderr"]
+    assert "Failed to export" not in result["stderr"], result["stderr"]
 
     (span,) = [s for s in receiver.spans if s["name"] == f"chat {MODEL}"]
-    assert span["service"] == "zero-code-app"
+    assert span["service"] == documented["OTEL_SERVICE_NAME"]
     assert span["scope"] == "aigw_trace"
     assert span["kind"] == 3  # SPAN_KIND_CLIENT
     assert span["parent_span_id"] == ""  # the app's call is its own root here
@@ -184,3 +197,13 @@ def test_the_documented_lines_send_one_joined_trace(tmp_path, receiver):
     version, trace_id, parent_id, _flags = result["traceparent"].split("-")
     assert (version, trace_id, parent_id) == ("00", span["trace_id"], span["span_id"])
     assert receiver.posts.get("/v1/metrics", 0) >= 1  # the one endpoint serves all three signals
+
+
+def test_without_the_protocol_line_the_app_runs_untraced_as_the_docs_warn(tmp_path, receiver):
+    env = {**documented_run_lines(), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+    del env["OTEL_EXPORTER_OTLP_PROTOCOL"]
+    result = instrumented_run(tmp_path, env)
+    assert result["reply"] == "pong"  # the app itself is unharmed
+    assert result["traceparent"] is None
+    assert "Requested component 'otlp_proto_grpc' not found" in result["stderr"]
+    assert receiver.spans == []
