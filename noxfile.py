@@ -54,6 +54,13 @@ _VERSIONS = (
 )
 
 
+@nox.session(name="zero-code")
+def zero_code(session: nox.Session) -> None:
+    """The zero-code test in a fresh environment holding only what docs/zero-code.md installs (plus pytest)."""
+    session.install("-e", ".[auto,openai]", "pytest", "pytest-asyncio")
+    session.run("pytest", "-q", "tests/test_zero_code.py", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")

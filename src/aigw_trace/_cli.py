@@ -3,8 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
+
+_EXTRAS = {
+    "opentelemetry.sdk": ("opentelemetry-sdk", "sdk"),
+    "openai": ("openai", "openai"),
+    "anthropic": ("anthropic", "anthropic"),
+}
+"""Module each command imports → (its distribution, the aigw-trace extra that installs it)."""
+
+
+def _missing_extras(args: argparse.Namespace) -> str | None:
+    """One line naming what the command needs and is not installed (and the extra to install), or ``None``.
+
+    Checked before the command imports anything, so an install with only ``opentelemetry-api`` (as libraries
+    install instrumentations) gets this line and exit code 2 instead of a traceback.
+    """
+    needed = ["opentelemetry.sdk", *(("openai", "anthropic") if args.command == "demo" else (args.provider,))]
+    missing = [_EXTRAS[name] for name in needed if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    names = ", ".join(dist for dist, _ in missing)
+    extras = ",".join(extra for _, extra in missing)
+    return f"aigw-trace {args.command} needs {names}, not installed here: pip install 'aigw-trace[{extras}]'"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--html", metavar="FILE", help="also write the waterfall to FILE as a self-contained page")
 
     args = parser.parse_args(argv)
+    missing = _missing_extras(args)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     if args.command == "doctor":
         from ._doctor import diagnose, render
 
