@@ -12,7 +12,7 @@ from typing import Any
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from ._config import Settings
+from ._config import instrumenting
 from ._providers import PROVIDER_MODULES
 from ._safety import report
 from ._telemetry import Telemetry
@@ -37,8 +37,7 @@ class AIGatewayInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
-        options = {k: v for k, v in kwargs.items() if k not in _PROVIDER_KEYS}
-        settings = Settings.resolve(options)
+        settings = instrumenting(kwargs)
         tel = Telemetry(settings, *(kwargs.get(k) for k in _PROVIDER_KEYS))
         self._active: list[Instrumentation] = []
         for module_name in PROVIDER_MODULES:
