@@ -90,7 +90,9 @@ class Settings:
         return bool(self.response_headers) or self.traceresponse or self.response_hook is not None
 
     @classmethod
-    def resolve(cls, options: Mapping[str, Any], env: Mapping[str, str] | None = None, *, quiet: bool = False) -> Settings:
+    def resolve(
+        cls, options: Mapping[str, Any], env: Mapping[str, str] | None = None, *, quiet: bool = False
+    ) -> Settings:
         """Merge ``instrument(**options)`` with the environment (``quiet``: without warning about it).
 
         Unknown options are rejected loudly: a typo in an option name would otherwise silently leave, e.g., content
@@ -150,7 +152,9 @@ def warn_if_different(kwargs: Mapping[str, Any]) -> None:
         return
     active, providers = _active
     differ = [o.name for o in OPTIONS if settings.options[o.name] != active.options.get(o.name)]
-    differ += [k for k, old in zip(PROVIDER_KEYS, providers) if kwargs.get(k) is not None and kwargs[k] is not old]
+    differ += [
+        k for k, old in zip(PROVIDER_KEYS, providers, strict=True) if kwargs.get(k) is not None and kwargs[k] is not old
+    ]
     if differ:
         _log.warning(
             "aigw-trace: already instrumented, so instrument() changed nothing; these options differ from the "
