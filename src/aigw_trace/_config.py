@@ -43,7 +43,7 @@ def _refusal(option: Option, value: object, exc: Exception) -> str:
 
 
 def _from_env(option: Option, env: Mapping[str, str], warn: Callable[[str], None]) -> object:
-    raw = env.get(option.env) if option.env else None
+    raw = env.get(option.env)
     text = raw.strip() if raw else ""
     if not text:  # unset or empty: the default
         return option.default

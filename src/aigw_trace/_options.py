@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ class _Bool(Kind):
 
 
 _MODES = {mode.value: mode for mode in ContentMode}
+_ENV_MODES = {**_MODES, "true": ContentMode.SPAN_ONLY, "false": ContentMode.NO_CONTENT}  # the OTel env spelling
 
 
 class _Content(Kind):
@@ -106,10 +108,7 @@ class _Content(Kind):
         return mode
 
     def env(self, text: str, warn: Callable[[str], None]) -> object:
-        lowered = text.lower()
-        if lowered in ("true", "false"):
-            return ContentMode.SPAN_ONLY if lowered == "true" else ContentMode.NO_CONTENT
-        mode = _MODES.get(lowered)
+        mode = _ENV_MODES.get(text.lower())
         if mode is None:
             raise ValueError("unknown content capture mode")
         return mode
@@ -124,8 +123,9 @@ class _Length(Kind):
     env_accepted = f"a decimal integer ≥ {MIN_CONTENT_MAX_LENGTH}"
 
     def keyword(self, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
             raise TypeError(f"a {type(value).__name__} is not an int")
+        value = operator.index(value)  # an int, or an int-like such as numpy.int64
         if value < MIN_CONTENT_MAX_LENGTH:
             raise ValueError(f"below {MIN_CONTENT_MAX_LENGTH}")
         return value
@@ -137,6 +137,10 @@ class _Length(Kind):
         if value < MIN_CONTENT_MAX_LENGTH:
             raise ValueError("")
         return value
+
+
+def _raise(problem: str) -> None:
+    raise ValueError(problem)
 
 
 class _Names(Kind):
@@ -152,34 +156,26 @@ class _Names(Kind):
 
     def keyword(self, value: object) -> object:
         if isinstance(value, str):
-            items: list[object] = list(value.split(","))
-        elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-            items = list(value)
-        else:
-            raise TypeError(f"a {type(value).__name__} is not a str or a list of str")
+            return self._names(value.split(","), _raise)
+        if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+            return self._names(value, _raise)
+        raise TypeError(f"a {type(value).__name__} is not a str or a list of str")
+
+    def env(self, text: str, warn: Callable[[str], None]) -> object:
+        # Drop only a bad name: one bad entry must not turn off the others.
+        return self._names(text.split(","), lambda problem: warn(f"dropping {problem}"))
+
+    def _names(self, items: Iterable[object], bad: Callable[[str], None]) -> tuple[str, ...]:
         names = []
         for item in items:
             if not isinstance(item, str):
                 raise TypeError(f"{item!r} is not a str")
             name = item.strip().lower()
-            if name:
-                problem = self.problem(name)
-                if problem:
-                    raise ValueError(f"{self.what} {name!r}: {problem}")
+            problem = self.problem(name) if name else None
+            if problem:
+                bad(f"{self.what} {name!r}: {problem}")
+            elif name:
                 names.append(name)
-        return tuple(dict.fromkeys(names))
-
-    def env(self, text: str, warn: Callable[[str], None]) -> object:
-        names = []
-        for item in text.split(","):
-            name = item.strip().lower()
-            if name:
-                problem = self.problem(name)
-                if problem:
-                    # Drop only this name: one bad entry must not turn off the others.
-                    warn(f"dropping {self.what} {name!r}: {problem}")
-                else:
-                    names.append(name)
         return tuple(dict.fromkeys(names))
 
     def show(self, value: object) -> str:
@@ -240,7 +236,7 @@ class Option:
     kind: Kind
     default: object
     """The value when neither the keyword nor the environment variable gives one (``None``: derived, see doc)."""
-    env: str | None
+    env: str
     doc: str
     setting: str
     """The ``Settings`` field this option feeds."""
