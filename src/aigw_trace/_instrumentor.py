@@ -6,19 +6,22 @@ import functools
 import sys
 import threading
 from collections.abc import Collection
+from importlib.util import find_spec
 from typing import Any
 
 import wrapt
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from ._config import Settings
+from ._config import instrumenting, warn_if_different
 from ._providers import providers
 from ._safety import log, report
 from ._telemetry import Telemetry
 from ._wrap import Instrumentation
 
 _PROVIDER_KEYS = ("tracer_provider", "meter_provider", "logger_provider")
+_BASE_INSTRUMENTOR_KEYS = ("skip_dep_check", "raise_exception_on_conflict")
+"""Keywords BaseInstrumentor.instrument() takes for itself (opentelemetry-instrument passes them)."""
 
 
 class AIGatewayInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -38,12 +41,25 @@ class AIGatewayInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _check_dependency_conflicts(self) -> DependencyConflict | None:
         # Either SDK alone is enough: the requirements are alternatives (as `instruments-any` says to
         # opentelemetry-instrument), not all required. A provider whose release is out of range is skipped with
-        # one line when its SDK is imported.
+        # one line when its SDK is imported. With neither installed there is no conflict yet: an SDK imported
+        # later is patched then, and a library that installs aigw-trace without an SDK gets no error line.
+        if not any(find_spec(provider.package) for provider in providers()):
+            return None
         return get_dependency_conflicts((), self.instrumentation_dependencies())
 
+    def instrument(self, **kwargs: Any) -> None:
+        if self.is_instrumented_by_opentelemetry:
+            # BaseInstrumentor would only say "already instrumented": name the options this call asked for in vain.
+            warn_if_different({k: v for k, v in kwargs.items() if k not in _BASE_INSTRUMENTOR_KEYS})
+            return
+        super().instrument(**kwargs)
+
+    def uninstrument(self, **kwargs: Any) -> None:
+        if self.is_instrumented_by_opentelemetry:  # safe to call at any time, and silent when there is nothing to undo
+            super().uninstrument(**kwargs)
+
     def _instrument(self, **kwargs: Any) -> None:
-        options = {k: v for k, v in kwargs.items() if k not in _PROVIDER_KEYS}
-        settings = Settings.resolve(options)
+        settings = instrumenting(kwargs)
         tel = Telemetry(settings, *(kwargs.get(k) for k in _PROVIDER_KEYS))
         self._active: list[Instrumentation] = []
         for provider in providers():
