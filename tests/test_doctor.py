@@ -235,9 +235,11 @@ def test_https_to_a_plain_http_gateway_exits_2_with_a_tls_hint(traced_gateway):
 def test_a_missing_sdk_exits_2_and_names_the_extra(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "anthropic", None)  # import anthropic raises ImportError
     code = main(["doctor", "--provider", "anthropic", "--base-url", "http://127.0.0.1:1"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
     assert code == 2
-    assert "pip install 'aigw-trace[anthropic]'" in out
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()  # one line, on stderr, before anything is sent
+    assert "pip install 'aigw-trace[anthropic]'" in line
 
 
 # --- the request failed: exit 1, a hint, bodies summarised ---

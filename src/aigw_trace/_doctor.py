@@ -24,8 +24,12 @@ from urllib.parse import urlsplit, urlunsplit
 from opentelemetry import propagate
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
-from ._config import ENV_INJECT_HOSTS, ENV_PROPAGATE, Settings
+from ._config import Settings
 from ._gateway_headers import PRESETS, parse_traceresponse
+from ._options import BY_NAME
+
+ENV_PROPAGATE = BY_NAME["propagate"].env
+ENV_INJECT_HOSTS = BY_NAME["inject_hosts"].env
 
 JOINED, NOT_JOINED, PROBLEM, COULD_NOT_RUN, UNCONFIRMED = 0, 1, 1, 2, 3
 """Exit codes. ``NOT_JOINED`` and every other problem share 1."""
