@@ -132,9 +132,15 @@ class Instrumentation:
         span = None
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
-            endpoint = self.provider.route(options)
-            if endpoint is None:
+            routed = self.provider.route(options)
+            if routed is None:
                 return None
+            specifics = None
+            if isinstance(routed, Endpoint):  # exact class: Python's own shortcut answers
+                endpoint = routed
+            else:  # ids of this call's own around a prepared endpoint
+                specifics = routed
+                endpoint = routed.endpoint
             tel = self.tel
             body = options.json_data
             if body.__class__ is not dict and not isinstance(body, Mapping):
@@ -153,6 +159,9 @@ class Instrumentation:
                 entry = self._constant_part(client, endpoint, model)
             metrics, base_attrs, name = entry
             attrs = dict(base_attrs)
+            if specifics is not None:
+                attrs.update(specifics.attributes)
+                name = specifics.span_name or name
             endpoint.read_request(body, attrs)
             stream = bool(kwargs.get("stream"))
             if stream:

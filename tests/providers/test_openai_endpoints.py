@@ -354,3 +354,25 @@ class _Options:
 )
 def test_routing(method, url, operation):
     assert route(_Options(method, url)).operation == operation
+
+
+def test_calls_with_ids_of_their_own_build_no_endpoint(aigw_telemetry, fake_api, openai_client, monkeypatch):
+    """A route that names the call's own ids returns them beside the prepared endpoint: nothing is compiled per call,
+    and nothing about one call leaks into the next (or into the metrics, where ids would be unbounded)."""
+    from aigw_trace._providers._spec import Endpoint
+
+    fake_api.reply(Reply(json={"object": "vector_store.search_results.page", "search_query": ["q"], "data": [],
+                               "has_more": False, "next_page": None}))  # fmt: skip
+    client = openai_client()
+    client.vector_stores.search("vs_0", query="warm-up")
+    built: list[Endpoint] = []
+    original = Endpoint.__post_init__
+    monkeypatch.setattr(Endpoint, "__post_init__", lambda self: (built.append(self), original(self))[1])
+    for store in ("vs_1", "vs_2"):
+        client.vector_stores.search(store, query="q")
+    assert built == []
+    spans = aigw_telemetry.spans()[1:]
+    assert [(s.name, s.attributes[A.DATA_SOURCE_ID]) for s in spans] == [("retrieval vs_1", "vs_1"),
+                                                                         ("retrieval vs_2", "vs_2")]  # fmt: skip
+    for point in aigw_telemetry.metric_points("gen_ai.client.operation.duration"):
+        assert A.DATA_SOURCE_ID not in point.attributes

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from opentelemetry.util.types import AttributeValue
 
@@ -367,6 +367,24 @@ class Endpoint:
                 attrs[attribute] = value
 
 
+class Specifics(NamedTuple):
+    """What one call adds to its endpoint: ids and names from its path or body (a vector store's id, a batch's).
+
+    A route returns this instead of an :class:`Endpoint` when the span must name something only the call knows. The
+    endpoint stays the one prepared at definition time (its tables, its cache entries); only these two values are
+    made per call."""
+
+    endpoint: Endpoint
+    span_name: str | None = None
+    """Replaces the endpoint's span name for this call."""
+    attributes: Mapping[str, AttributeValue] = {}
+    """Added to the span's start attributes (not to the metrics: ids would make their cardinality unbounded)."""
+
+
+Route = Callable[[Any], "Endpoint | Specifics | None"]
+"""The SDK's ``FinalRequestOptions`` → what the call is (``None``: not traced)."""
+
+
 @dataclass(frozen=True)
 class Provider:
     """An SDK generated from the Stainless template, and how to recognise its calls."""
@@ -385,9 +403,10 @@ class Provider:
     stream_module: str
     sync_stream: str
     async_stream: str
-    route: Callable[[Any], Endpoint | None]
-    """The SDK's ``FinalRequestOptions`` (``method``, ``url``, ``json_data``, …) → endpoint, or ``None`` for calls
-    this provider does not trace. Runs on every call: keep it a dict lookup where possible."""
+    route: Route
+    """The SDK's ``FinalRequestOptions`` (``method``, ``url``, ``json_data``, …) → endpoint (with :class:`Specifics`
+    when the call names ids of its own), or ``None`` for calls this provider does not trace. Runs on every call:
+    keep it a dict lookup where possible, and never build an :class:`Endpoint` in it."""
     provider_name: Callable[[Any], str] | None = None
     """Per client class (result cached by class): e.g. ``azure.ai.openai`` for the Azure client."""
     raw_response_classes: Sequence[tuple[str, str]] = ()

@@ -22,7 +22,6 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -37,6 +36,7 @@ from ._spec import (
     Messages,
     Param,
     Provider,
+    Specifics,
     Usage,
     as_float,
     as_int,
@@ -347,7 +347,7 @@ def _by_span_name(name: str) -> Endpoint:
     return endpoint
 
 
-def _method_attributes(endpoint: Endpoint, options: Any) -> Endpoint:
+def _method_attributes(endpoint: Endpoint, options: Any) -> Endpoint | Specifics:
     """The SDK method's own attributes for its span (a batch's or a file's id, a batch's request count)."""
     extra = getattr(options, "span_attributes", None)
     if callable(extra):
@@ -355,10 +355,10 @@ def _method_attributes(endpoint: Endpoint, options: Any) -> Endpoint:
     if not isinstance(extra, Mapping) or not extra:
         return endpoint
     kept = {k: v for k, v in extra.items() if isinstance(k, str) and isinstance(v, (str, bool, int, float))}
-    return replace(endpoint, attributes={**endpoint.attributes, **kept}) if kept else endpoint
+    return Specifics(endpoint, None, kept) if kept else endpoint
 
 
-def route(options: Any) -> Endpoint:
+def route(options: Any) -> Endpoint | Specifics:
     name = getattr(options, "span_name", None)
     if name is not None:
         endpoint = _by_span_name(name)

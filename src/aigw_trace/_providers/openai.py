@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from ._spec import (
     Field,
     Messages,
     Provider,
+    Specifics,
     Usage,
     as_float,
     as_int,
@@ -842,23 +842,23 @@ def _body(options: Any) -> Mapping[str, Any]:
     return body if isinstance(body, Mapping) else {}
 
 
-def _retrieval(ids: list[str], options: Any) -> Endpoint:
+def _retrieval(ids: list[str], options: Any) -> Specifics:
     store = ids[0]
-    return replace(RETRIEVAL, span_name=f"retrieval {store}", attributes={A.DATA_SOURCE_ID: store})
+    return Specifics(RETRIEVAL, f"retrieval {store}", {A.DATA_SOURCE_ID: store})
 
 
-def _create_agent(ids: list[str], options: Any) -> Endpoint:
+def _create_agent(ids: list[str], options: Any) -> Endpoint | Specifics:
     name = as_str(_body(options).get("name"))
     if name is None:
         return CREATE_AGENT
-    return replace(CREATE_AGENT, span_name=f"create_agent {name}", attributes={A.AGENT_NAME: name})
+    return Specifics(CREATE_AGENT, f"create_agent {name}", {A.AGENT_NAME: name})
 
 
-def _invoke_agent(ids: list[str], options: Any) -> Endpoint:
-    return replace(INVOKE_AGENT, attributes={A.CONVERSATION_ID: ids[0]}) if ids else INVOKE_AGENT
+def _invoke_agent(ids: list[str], options: Any) -> Endpoint | Specifics:
+    return Specifics(INVOKE_AGENT, None, {A.CONVERSATION_ID: ids[0]}) if ids else INVOKE_AGENT
 
 
-_SPECIAL: dict[tuple[str, str], Endpoint | Callable[[list[str], Any], Endpoint]] = {
+_SPECIAL: dict[tuple[str, str], Endpoint | Callable[[list[str], Any], Endpoint | Specifics]] = {
     ("get", "responses/*"): FETCH_RESPONSE,
     ("post", "vector_stores/*/search"): _retrieval,
     ("post", "assistants"): _create_agent,
@@ -943,7 +943,7 @@ def _generic(method: str, template: str) -> Endpoint:
     return endpoint
 
 
-def route(options: Any) -> Endpoint:
+def route(options: Any) -> Endpoint | Specifics:
     method = options.method.lower()
     url = options.url
     endpoint = ROUTES.get((method, url))
@@ -952,7 +952,7 @@ def route(options: Any) -> Endpoint:
     return _route_path(method, url, options)
 
 
-def _route_path(method: str, url: str, options: Any) -> Endpoint:
+def _route_path(method: str, url: str, options: Any) -> Endpoint | Specifics:
     path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
     endpoint = ROUTES.get((method, path))  # e.g. the beta resources' "/responses?beta=true"
     if endpoint is not None:
