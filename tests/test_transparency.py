@@ -1,8 +1,8 @@
 """Transparency as a tested property: whatever the SDK hands back behaves under aigw-trace as it does without it.
 
-One generated matrix: every endpoint family of both SDKs × sync/async × every way of calling (plain, ``stream=True``,
+One generated matrix: every endpoint family of both SDKs by sync/async by every way of calling (plain, ``stream=True``,
 ``with_raw_response``, ``with_streaming_response`` read first through each of its readers, the ``.stream()`` helpers)
-× the HTTP library carrying it (openai also over a legacy ``httpx`` client), read to the end or closed early. Each
+by the HTTP library carrying it (openai also over a legacy ``httpx`` client), read to the end or closed early. Each
 case runs uninstrumented, then instrumented; each run records an *observation*: a flat map from a path (phase, object,
 accessor) to what the accessor gave, a normalised value or the type of the exception it raised. Observations are taken
 right after the call returns, after reading to the end, and after closing (and closing again), of the returned object,
@@ -86,7 +86,8 @@ FAMILIES = {
         {"stream": True}, helper=True,
     ),
     "anthropic-count-tokens": Family(
-        "anthropic", "messages", "count_tokens", {"model": anthropic_bodies.MODEL, "messages": anthropic_bodies.MESSAGES},
+        "anthropic", "messages", "count_tokens",
+        {"model": anthropic_bodies.MODEL, "messages": anthropic_bodies.MESSAGES},
         {"input_tokens": 42},
     ),
 }  # fmt: skip
@@ -494,7 +495,9 @@ GROUPS = sorted({(c.family, c.library, c.is_async) for c in CASES})
 
 
 @pytest.mark.parametrize(
-    "group", GROUPS, ids=[f"{family}-{library}-{'async' if is_async else 'sync'}" for family, library, is_async in GROUPS]
+    "group",
+    GROUPS,
+    ids=[f"{family}-{library}-{'async' if is_async else 'sync'}" for family, library, is_async in GROUPS],
 )
 def test_what_the_sdk_returns_behaves_as_uninstrumented(request, group):
     cases = [case for case in CASES if (case.family, case.library, case.is_async) == group]
