@@ -51,7 +51,7 @@ class Family:
     """The streamed answer; ``None``: the endpoint does not stream."""
     stream_kwargs: dict[str, Any] | None = None
     helper: bool = False
-    """Has a ``.stream()`` helper taking ``kwargs``."""
+    """Has ``.stream()`` and ``.parse()`` helpers taking ``kwargs``."""
 
 
 FAMILIES = {
@@ -108,7 +108,8 @@ class Case:
     library: str
     is_async: bool
     kind: str
-    """``plain``, ``error``, ``raw``, ``streaming_response`` (``:reader``), each of them ``+stream``, or ``helper``."""
+    """``plain``, ``error``, ``raw``, ``streaming_response`` (``:reader``), each of them ``+stream``; ``helper``
+    (``.stream()``) or ``parse_helper`` (``.parse()``)."""
     early: bool = False
     """Closed without reading the stream (streaming kinds only)."""
 
@@ -132,6 +133,7 @@ def _kinds(family: Family) -> Iterator[str]:
             yield f"streaming_response:{reader}" + suffix
     if family.helper:
         yield "helper"
+        yield "parse_helper"
 
 
 def _cases() -> Iterator[Case]:
@@ -394,8 +396,8 @@ async def _run(case: Case, obs: Observer) -> None:
             obs.put("error", "not raised")
         return
 
-    if kind == "plain":
-        result = getattr(resource, family.method)(**kwargs)
+    if kind in ("plain", "parse_helper"):
+        result = getattr(resource, "parse" if kind == "parse_helper" else family.method)(**kwargs)
         if inspect.isawaitable(result):
             result = await result
         if not case.stream:
