@@ -340,14 +340,15 @@ def test_a_disabled_sdk_is_named_as_the_reason(traced_gateway, monkeypatch):
     ]
 
 
-def test_an_anthropic_sdk_without_models_list_asks_for_a_model(traced_gateway, monkeypatch):
+def test_an_anthropic_sdk_without_a_models_resource_sends_the_same_request_by_path(traced_gateway, monkeypatch):
     import anthropic
 
-    monkeypatch.delattr(anthropic.Anthropic, "models")  # as in anthropic 0.x, which has no models endpoint
+    monkeypatch.delattr(anthropic.Anthropic, "models")  # as in anthropic 0.40, which has no models resource
     d = diagnose("anthropic", traced_gateway.anthropic_base_url, api_key="k")
-    assert d.exit_code == 2
-    assert d.hint == "pass --model to send a one-token messages request instead"
-    assert traced_gateway.requests == []
+    (request,) = traced_gateway.requests
+    assert request.path.startswith("/v1/models")
+    assert d.sent["traceparent"] == request.headers["traceparent"]
+    assert d.exit_code == 0
 
 
 def test_credentials_in_the_base_url_are_not_printed(traced_gateway):

@@ -29,8 +29,13 @@ ANTHROPIC_MODEL = "claude-haiku-4-5"
 
 CHAT_COMMON = {"id": "chatcmpl-9", "created": 1, "model": "gpt-4o-2024-08-06", "service_tier": "default",
                "system_fingerprint": "fp_9"}  # fmt: skip
-CHAT_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14,
-              "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 2}}  # fmt: skip
+CHAT_USAGE = {
+    "prompt_tokens": 11,
+    "completion_tokens": 3,
+    "total_tokens": 14,
+    "prompt_tokens_details": {"cached_tokens": 4},
+    "completion_tokens_details": {"reasoning_tokens": 2},
+}
 TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
 
 

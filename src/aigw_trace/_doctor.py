@@ -94,10 +94,6 @@ class Diagnosis:
     span_attributes: dict[str, Any] = field(default_factory=dict)
 
 
-class _Unsupported(Exception):
-    """The installed SDK cannot make the doctor's request as asked."""
-
-
 @dataclass
 class _Wire:
     """What the doctor's HTTP client saw: the last request handed to the transport and the last response."""
@@ -135,8 +131,9 @@ def _make_request(
             http_client=openai.DefaultHttpxClient(event_hooks=hooks),
         )
         if model:
+            # The limit travels in extra_body: the keyword only exists from openai 1.45 on.
             return lambda: oa.chat.completions.with_raw_response.create(
-                model=model, messages=[{"role": "user", "content": "ping"}], max_completion_tokens=1
+                model=model, messages=[{"role": "user", "content": "ping"}], extra_body={"max_completion_tokens": 1}
             ), oa.close
         return lambda: oa.models.with_raw_response.list(), oa.close
     import anthropic
@@ -152,9 +149,8 @@ def _make_request(
         return lambda: an.messages.with_raw_response.create(
             model=model, max_tokens=1, messages=[{"role": "user", "content": "ping"}]
         ), an.close
-    if not hasattr(an, "models"):
-        an.close()
-        raise _Unsupported("this anthropic version has no models.list()")
+    if not hasattr(an, "models"):  # anthropic 0.x before the models resource: the same request, by path
+        return lambda: an.get("/v1/models", cast_to=object), an.close
     return lambda: an.models.with_raw_response.list(), an.close
 
 
@@ -184,8 +180,6 @@ def diagnose(provider: str, base_url: str, *, model: str | None = None, api_key:
             result.ok = True
         finally:
             close()
-    except _Unsupported as exc:
-        result.error, result.hint = str(exc), "pass --model to send a one-token messages request instead"
     except Exception as exc:  # the doctor reports every failure instead of raising it
         raised = exc
     finally:

@@ -186,7 +186,9 @@ class Instrumentation:
 
             span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
             accumulator = (
-                endpoint.stream(tel.content_on_span or tel.content_on_event) if stream and endpoint.stream else None
+                endpoint.stream(tel.content_on_span or tel.content_on_event, endpoint.carried)
+                if stream and endpoint.stream
+                else None
             )
             call = Call(tel, endpoint, span, metrics, stream, accumulator, event_attrs)
             # One context carries both the span (so it is current, and what is injected) and the call.

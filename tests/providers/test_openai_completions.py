@@ -215,3 +215,25 @@ def test_streamed_content(aigw_telemetry, fake_api, openai_client):
     assert json.loads(attrs[A.OUTPUT_MESSAGES]) == [
         {"role": "assistant", "parts": [{"type": "text", "content": "ab"}], "finish_reason": "stop"}
     ]
+
+
+@pytest.mark.parametrize("capture", ["no_content", "span_only"])
+@pytest.mark.parametrize("odd_index", [None, "0", 1.5], ids=["missing", "string", "float"])
+def test_a_chunk_with_an_odd_index_costs_no_attribute(aigw_telemetry, fake_api, openai_client, capture, odd_index):
+    """A gateway's last chunk without a usable ``index``: the span still says what every chunk said."""
+    aigw_telemetry.instrument(capture_content=capture)
+    good = {"index": 0, "text": "a", "finish_reason": None, "logprobs": None}
+    odd = {"text": "b", "finish_reason": "stop", "logprobs": None}
+    if odd_index is not None:
+        odd["index"] = odd_index
+    common = {"id": "cmpl-odd", "object": "text_completion", "created": 1, "model": "instruct-0914"}
+    fake_api.reply(Reply(chunks=sse([{**common, "choices": [good]}, {**common, "choices": [odd]}])))
+    got = [c.choices[0].text for c in openai_client().completions.create(model=MODEL, prompt="x", stream=True)]
+    assert got == ["a", "b"]
+    attrs = only_span(aigw_telemetry).attributes
+    assert attrs[A.RESPONSE_ID] == "cmpl-odd"
+    assert attrs[A.RESPONSE_MODEL] == "instruct-0914"
+    assert attrs[A.RESPONSE_FINISH_REASONS] == ("stop",)
+    if capture == "span_only":
+        (message,) = json.loads(attrs[A.OUTPUT_MESSAGES])
+        assert message["parts"] == [{"type": "text", "content": "ab"}]

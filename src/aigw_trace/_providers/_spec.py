@@ -294,8 +294,8 @@ class Endpoint:
     finish_reasons: Callable[[Any], list[str] | None] | None = None
     error: str | None = None
     """The key under which an OpenAI-compatible gateway puts an error object inside a 200 body."""
-    stream: Callable[[bool], StreamAccumulator] | None = None
-    """Builds an accumulator for one stream; the flag says whether content is being captured."""
+    stream: Callable[[bool, tuple[str, ...]], StreamAccumulator] | None = None
+    """Builds an accumulator for one stream, given whether content is being captured and :attr:`carried`."""
     content: Content | None = None
     span_name: str | None = None
     """Fixed span name for endpoints without a model (otherwise ``"{operation} {model}"``)."""
@@ -308,6 +308,9 @@ class Endpoint:
     reads_response: bool = field(init=False, repr=False)
     """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
     adds_cache_to_input: bool = field(init=False, repr=False)
+    carried: tuple[str, ...] = field(init=False, repr=False)
+    """Top-level response keys the response table reads, apart from usage: what a stream's summary copies from the
+    stream (a chunk, the final event), so a streamed call records what the plain one does without restating them."""
 
     def __post_init__(self) -> None:
         table: dict[str, RequestEntry] = {}
@@ -339,6 +342,9 @@ class Endpoint:
         object.__setattr__(self, "reader", Reader(fields))
         object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
         object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
+        folded = usage.at[0] if usage is not None and usage.at else None
+        carried = dict.fromkeys(f.path[0] for f in self.response if f.path[0] != folded)
+        object.__setattr__(self, "carried", tuple(carried))
 
     def read_request(self, body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
         """Add the attributes the request body's parameters give to ``attrs``."""

@@ -196,9 +196,11 @@ class MessageStreamSummary:
     them. Content blocks are assembled only while content is captured.
     """
 
-    __slots__ = ("_blocks", "_delta", "_start")
+    __slots__ = ("_blocks", "_carried", "_delta", "_start")
 
-    def __init__(self, capture: bool) -> None:
+    def __init__(self, capture: bool, carried: tuple[str, ...]) -> None:
+        self._carried = carried
+        """Copied from ``message_start``'s message: the response table's own keys (``Endpoint.carried``)."""
         self._start: Any = None
         self._delta: Any = None
         self._blocks: dict[int, list[Any]] | None = {} if capture else None
@@ -250,8 +252,7 @@ class MessageStreamSummary:
                     if value is not None:  # left out when unchanged: message_start's value stands
                         usage[key] = value
         return {
-            "id": dig(start, ("id",)),
-            "model": dig(start, ("model",)),
+            **{key: dig(start, (key,)) for key in self._carried},
             "stop_reason": stop_reason,
             "usage": usage or None,
             "content": self._content(),

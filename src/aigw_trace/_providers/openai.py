@@ -206,9 +206,11 @@ class ChatStream:
     of SDK models are not cheap); usage is read where it can be, on a chunk without choices or one that finishes a
     choice. :class:`ChatContentStream` also assembles the content when capture is on."""
 
-    __slots__ = ("_choices", "_last", "_usage")
+    __slots__ = ("_carried", "_choices", "_last", "_usage")
 
-    def __init__(self) -> None:
+    def __init__(self, carried: tuple[str, ...]) -> None:
+        self._carried = carried
+        """What the summary copies from the last chunk: the response table's own keys (``Endpoint.carried``)."""
         self._last: Any = None
         self._usage: Any = None
         self._choices: dict[int, dict[str, Any]] = {}
@@ -235,7 +237,10 @@ class ChatStream:
         if usage is not None:
             self._usage = usage
 
-    def _state(self, index: int) -> dict[str, Any]:
+    def _state(self, index: Any) -> dict[str, Any]:
+        if index.__class__ is not int:
+            # A gateway that leaves the index out (or sends another type) streams one choice: the first.
+            index = 0
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = {"finish_reason": None, "text": [], "tools": {}}
@@ -273,14 +278,10 @@ class ChatStream:
                     for _, t in sorted(state["tools"].items())
                 ]
             choices.append({"index": index, "finish_reason": state["finish_reason"], "message": message})
-        return {
-            "id": getattr(last, "id", None),
-            "model": getattr(last, "model", None),
-            "service_tier": getattr(last, "service_tier", None),
-            "system_fingerprint": getattr(last, "system_fingerprint", None),
-            "usage": self._usage,
-            "choices": choices,
-        }
+        summary = {key: getattr(last, key, None) for key in self._carried}
+        summary["usage"] = self._usage
+        summary["choices"] = choices
+        return summary
 
 
 class ChatContentStream(ChatStream):
@@ -294,8 +295,8 @@ class ChatContentStream(ChatStream):
             self._collect(self._state(choice.index), choice)
 
 
-def chat_stream(capture: bool) -> ChatStream:
-    return ChatContentStream() if capture else ChatStream()
+def chat_stream(capture: bool, carried: tuple[str, ...]) -> ChatStream:
+    return ChatContentStream(carried) if capture else ChatStream(carried)
 
 
 # --- Responses API ---
@@ -441,10 +442,14 @@ class ResponsesStream:
     carry the full response, usage and error included, so nothing needs assembling from deltas.
     """
 
-    __slots__ = ("_capture", "_error", "_items", "_response")
+    __slots__ = ("_capture", "_error", "_items", "_keys", "_response")
 
-    def __init__(self, capture: bool) -> None:
+    _OWN_KEYS = ("status", "incomplete_details", "usage", "error", "output")
+    """Read by the endpoint's finish-reason, error, usage and content readers, beside the table's keys."""
+
+    def __init__(self, capture: bool, carried: tuple[str, ...]) -> None:
         self._capture = capture
+        self._keys = tuple(dict.fromkeys((*carried, *self._OWN_KEYS)))
         self._response: Any = None
         self._error: Any = None
         self._items: list[Any] = []
@@ -467,10 +472,7 @@ class ResponsesStream:
 
     def result(self) -> Any:
         response = self._response
-        summary: dict[str, Any] = {
-            key: dig(response, (key,))
-            for key in ("id", "model", "status", "service_tier", "incomplete_details", "usage", "error", "output")
-        }
+        summary: dict[str, Any] = {key: dig(response, (key,)) for key in self._keys}
         if self._error is not None:
             # An `error` event ends the stream without a `response.failed`: the SDK does not raise for it, so
             # the summary carries it where the endpoint's error path reads it.
@@ -500,9 +502,7 @@ class CompletionStream(ChatStream):
     def result(self) -> Any:
         last = self._last
         return {
-            "id": getattr(last, "id", None),
-            "model": getattr(last, "model", None),
-            "system_fingerprint": getattr(last, "system_fingerprint", None),
+            **{key: getattr(last, key, None) for key in self._carried},
             "usage": self._usage,
             "choices": [
                 {"index": i, "finish_reason": s["finish_reason"], "text": "".join(s["text"])}
@@ -515,8 +515,8 @@ class CompletionContentStream(CompletionStream, ChatContentStream):
     __slots__ = ()
 
 
-def completion_stream(capture: bool) -> CompletionStream:
-    return CompletionContentStream() if capture else CompletionStream()
+def completion_stream(capture: bool, carried: tuple[str, ...]) -> CompletionStream:
+    return CompletionContentStream(carried) if capture else CompletionStream(carried)
 
 
 def _completion_inputs(body: Mapping[str, Any]) -> tuple[Messages | None, Messages | None, Messages | None]:
