@@ -368,7 +368,7 @@ def mangle(draw: st.DrawFn, doc: Any, protected: tuple[Path, ...] = (), max_chan
         return doc
     for path in draw(st.lists(st.sampled_from(paths), max_size=max_changes, unique=True)):
         op = draw(st.sampled_from(["delete", "null", "odd", "extra"]))
-        _set(doc, path, op, None if op == "null" else draw(ODD_VALUES))
+        _set(doc, path, op, None if op == "null" else copy.deepcopy(draw(ODD_VALUES)))
     return doc
 
 
@@ -428,7 +428,7 @@ def fold_case(draw: st.DrawFn, family_name: str, avoid: frozenset[str] = frozens
         if role in ("usage", "delta") and draw(st.integers(0, 5)) == 0:
             events.append((name, copy.deepcopy(event)))  # duplicated usage
     for _ in range(draw(st.integers(0, 2))):
-        odd = _avoid(family, "inserted", draw(_unknown_event(family)), avoid)
+        odd = _avoid(family, "inserted", copy.deepcopy(draw(_unknown_event(family))), avoid)
         # never after the last event: a stream's end belongs to its terminal event (tested separately)
         at = draw(st.integers(0, len(events) - 1))
         events.insert(at, (odd.get("type") if family.named else None, odd))
@@ -561,12 +561,14 @@ def wire_body(draw: st.DrawFn, family_name: str, stream: bool) -> Wire:
             event = draw(mangle(event, max_changes=4))
         events.append((name, event))
     for _ in range(draw(st.integers(0, 3))):
-        odd = draw(
-            st.one_of(
-                _unknown_event(family),
-                st.just(_error_object(family)),
-                ODD_VALUES,
-                st.sampled_from([e for _, e in family.events(family.sources)]),  # duplicates (usage among them)
+        odd = copy.deepcopy(
+            draw(
+                st.one_of(
+                    _unknown_event(family),
+                    st.just(_error_object(family)),
+                    ODD_VALUES,
+                    st.sampled_from([e for _, e in family.events(family.sources)]),  # duplicates (usage among them)
+                )
             )
         )
         name = odd.get("type") if family.named and isinstance(odd, dict) else None
