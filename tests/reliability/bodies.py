@@ -165,6 +165,16 @@ def _responses_events(s: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     seq = [
         ("start", {"type": "response.created", "response": started}),
         ("other", {"type": "response.output_item.added", "output_index": 0, "item": item}),
+        (
+            "other",
+            {
+                "type": "response.content_part.added",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []},
+            },
+        ),
         ("other", {"type": "response.output_text.delta", "delta": "po", **text}),
         ("other", {"type": "response.output_text.delta", "delta": "ng", **text}),
         ("other", {"type": "response.output_text.done", "text": "pong", **text}),
