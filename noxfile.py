@@ -1,4 +1,4 @@
-"""Project tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
+"""Project tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s reliability``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ def tests(session: nox.Session) -> None:
     """The test suite, against the newest supported SDKs (loopback only, no network)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """The reliability suite in full (docs/reliability.md): the whole stream lifecycle matrix, >= 1,000 generated
+    bodies per endpoint family, the secrets property in every configuration, and the soaks. A few minutes."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", "-p", "no:randomly", "tests/reliability", *session.posargs,
+                env={"AIGW_RELIABILITY": "1"})  # fmt: skip
 
 
 @nox.session

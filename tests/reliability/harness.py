@@ -131,47 +131,60 @@ def client(server: Server, provider: str, is_async: bool, **kwargs: Any) -> Any:
 
 
 class Ledger(SpanProcessor):
-    """Counts, per span, starts and ``end()`` calls (a second ``end()`` is a no-op the SDK only warns about, so
-    ``on_end`` alone cannot see it) for spans of the ``aigw_trace`` scope."""
+    """Counts, per span of the ``aigw_trace`` scope, starts and ``end()`` calls (a second ``end()`` is a no-op the
+    SDK only warns about, so ``on_end`` alone cannot see it). The count rides on the span object itself, so a soak's
+    ledger holds only the open spans' ids."""
 
     def __init__(self) -> None:
-        self.started: dict[int, Span] = {}
-        self.ends: Counter[int] = Counter()
+        self.started = 0
+        self.live: set[int] = set()
+        """Started and not ended yet."""
+        self.double: list[int] = []
         self.finished: list[ReadableSpan] = []
+        self.outcomes: Counter[Any] = Counter()
+        self.keep = True
+        """False (soaks): keep no finished spans, only their outcomes."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if span.instrumentation_scope is not None and span.instrumentation_scope.name == SCOPE:
-            self.started[span.context.span_id] = span
+            self.started += 1
+            self.live.add(span.context.span_id)
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.context.span_id in self.started:
-            self.finished.append(span)
+        if span.instrumentation_scope is not None and span.instrumentation_scope.name == SCOPE:
+            self.outcomes[(span.attributes or {}).get(A.AIGW_STREAM_OUTCOME)] += 1
+            if self.keep:
+                self.finished.append(span)
 
     def count_end(self, span: Any) -> None:
-        if span.context.span_id in self.started:
-            self.ends[span.context.span_id] += 1
+        if span.instrumentation_scope is None or span.instrumentation_scope.name != SCOPE:
+            return
+        ends = span.__dict__.get("_ledger_ends", 0) + 1
+        span.__dict__["_ledger_ends"] = ends
+        self.live.discard(span.context.span_id)
+        if ends > 1:
+            self.double.append(span.context.span_id)
 
-    def open(self) -> list[Span]:
-        return [s for sid, s in self.started.items() if self.ends[sid] == 0]
-
-    def double_ended(self) -> list[int]:
-        return [sid for sid, n in self.ends.items() if n > 1]
+    def open(self) -> list[int]:
+        return sorted(self.live)
 
     def clear(self) -> None:
-        self.started.clear()
-        self.ends.clear()
+        self.started = 0
+        self.live.clear()
+        self.double.clear()
         self.finished.clear()
+        self.outcomes.clear()
 
     def assert_one_span_ended_once(self) -> ReadableSpan:
-        assert len(self.started) == 1, f"{len(self.started)} aigw_trace spans started"
-        assert not self.open(), "a span was left open"
-        assert not self.double_ended(), "a span was ended more than once"
+        assert self.started == 1, f"{self.started} aigw_trace spans started"
+        assert not self.live, "a span was left open"
+        assert not self.double, "a span was ended more than once"
         assert len(self.finished) == 1
         return self.finished[0]
 
     def assert_all_ended_once(self) -> None:
-        assert not self.open(), f"{len(self.open())} of {len(self.started)} spans left open"
-        assert not self.double_ended(), f"{len(self.double_ended())} spans ended more than once"
+        assert not self.live, f"{len(self.live)} of {self.started} spans left open"
+        assert not self.double, f"{len(self.double)} spans ended more than once"
 
 
 @contextlib.contextmanager
