@@ -20,7 +20,7 @@ def reliability(session: nox.Session) -> None:
     """The reliability suite in full (docs/reliability.md): the whole stream lifecycle matrix, >= 1,000 generated
     bodies per endpoint family, the secrets property in every configuration, and the soaks. A few minutes."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-q", "-p", "no:randomly", "tests/reliability", *session.posargs,
+    session.run("pytest", "-q", "tests/reliability", *session.posargs,
                 env={"AIGW_RELIABILITY": "1"})  # fmt: skip
 
 
