@@ -24,6 +24,20 @@ def reliability(session: nox.Session) -> None:
                 env={"AIGW_RELIABILITY": "1"})  # fmt: skip
 
 
+@nox.session(name="e2e-litellm")
+def e2e_litellm(session: nox.Session) -> None:
+    """Opt-in, not in CI: a real LiteLLM proxy on 127.0.0.1 in front of a loopback provider, its spans received over
+    OTLP; asserts one joined trace per call (docs/gateways/litellm.md). Installs litellm[proxy] (~130 packages) here.
+    """
+    session.install("uv")
+    overrides = session.create_tmp() + "/overrides.txt"
+    with open(overrides, "w") as f:
+        f.write("certifi==2026.10.18\n")  # litellm 1.108.x declares a certifi newer than any published one
+    session.run("uv", "pip", "install", "--python", session.virtualenv.location + "/bin/python",
+                "--override", overrides, "litellm[proxy]==1.108.7", "-e", ".[test]")  # fmt: skip
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/reliability/e2e_litellm.py", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
