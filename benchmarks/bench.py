@@ -131,7 +131,21 @@ MESSAGE_STREAM_BODY = _message_stream_body(CHUNKS)
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say something."}]
 
 
+BATCH_BODY = json.dumps({
+    "id": "msgbatch_1", "type": "message_batch", "processing_status": "ended", "created_at": "2024-01-01T00:00:00Z",
+    "expires_at": "2024-01-02T00:00:00Z", "ended_at": None, "archived_at": None, "cancel_initiated_at": None,
+    "results_url": None,
+    "request_counts": {"processing": 0, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0},
+}).encode()  # fmt: skip
+SEARCH_BODY = json.dumps({"object": "vector_store.search_results.page", "search_query": "q", "data": [],
+                          "has_more": False, "next_page": None}).encode()  # fmt: skip
+
+
 def _handler(request: httpx2.Request) -> httpx2.Response:
+    if "/batches/" in request.url.path:
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=BATCH_BODY)
+    if "/vector_stores/" in request.url.path:
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=SEARCH_BODY)
     if request.url.path.endswith("/messages"):
         if b'"stream":true' in request.content:
             return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=MESSAGE_STREAM_BODY)
@@ -308,6 +322,55 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
     return run
 
 
+def scenario_batch(h: Harness) -> Callable[[], Any]:
+    """A call whose span carries ids of its own (a dynamic route): anthropic ``messages.batches.retrieve``."""
+    retrieve = h.anthropic.messages.batches.retrieve
+
+    def run() -> Any:
+        return retrieve("msgbatch_1")
+
+    return run
+
+
+def scenario_search(h: Harness) -> Callable[[], Any]:
+    """A dynamic route on OpenAI: ``vector_stores.search`` is a ``retrieval {store id}``."""
+    search = h.client.vector_stores.search
+
+    def run() -> Any:
+        return search("vs_1", query="q")
+
+    return run
+
+
+def id_route_floor_of(h: Harness, openai_route: bool) -> Callable[[], Any]:
+    """The unavoidable work around a call with its own ids: a span with them, injection, one duration record."""
+    tracer = h.tracer_provider.get_tracer("floor")
+    duration = h.meter_provider.get_meter("floor").create_histogram(A.METRIC_OPERATION_DURATION, unit="s")
+    if openai_route:
+        name, call = "retrieval vs_1", h.client.vector_stores.search
+        attrs = {A.OPERATION_NAME: "retrieval", A.PROVIDER_NAME: "openai", "gen_ai.data_source.id": "vs_1"}
+    else:
+        name, call = "messages.batches.retrieve", h.anthropic.messages.batches.retrieve
+        attrs = {A.OPERATION_NAME: "messages.batches.retrieve", A.PROVIDER_NAME: "anthropic",
+                 "anthropic.message_batch.id": "msgbatch_1"}  # fmt: skip
+
+    def run() -> Any:
+        t0 = time.perf_counter()
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=set_span_in_context(span))
+        result = (
+            call("vs_1", query="q", extra_headers=carrier)
+            if openai_route
+            else call("msgbatch_1", extra_headers=carrier)
+        )
+        span.end()
+        duration.record(time.perf_counter() - t0, attrs)
+        return result
+
+    return run
+
+
 Make = Callable[[Harness], Callable[[], Any]]
 
 SCENARIOS: dict[str, tuple[Make, Make, bool, Make | None]] = {
@@ -320,6 +383,12 @@ SCENARIOS: dict[str, tuple[Make, Make, bool, Make | None]] = {
     f"anthropic stream ({CHUNKS} events)": (
         scenario_message_stream, lambda h: anthropic_floor_of(h, True), True,
         lambda h: scenario_message_stream(h, h.anthropic_native),
+    ),
+    "openai vector store search (ids in the span)": (
+        scenario_search, lambda h: id_route_floor_of(h, True), False, None,
+    ),
+    "anthropic batch retrieve (ids in the span)": (
+        scenario_batch, lambda h: id_route_floor_of(h, False), False, None,
     ),
 }  # fmt: skip
 """name → (the call, its floor, whether it streams, the SDK's native tracing alone if it has any)."""

@@ -108,6 +108,9 @@ def main() -> int:
                 configs.append("sdk native")
             for config in configs:
                 jobs[(name, config)] = pool.submit(_count, name, config, args.calls)
+        rate_key = (next(iter(bench.SCENARIOS)), "uninstrumented")  # the instructions-per-µs reference
+        if rate_key not in jobs:
+            jobs[rate_key] = pool.submit(_count, *rate_key, args.calls)
         counts = {key: future.result() for key, future in jobs.items()}
     us_per_call = _native_rate(bench.Harness.create())
     rate = counts[(next(iter(bench.SCENARIOS)), "uninstrumented")] / us_per_call if us_per_call else 0.0

@@ -6,9 +6,16 @@ import logging
 
 import pytest
 
-from aigw_trace._config import ContentMode, Settings, parse_content_mode
+from aigw_trace._config import ContentMode, Settings
 
 ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+
+def parse_content_mode(value: object) -> ContentMode:
+    """The mode a value means: a string as the environment variable, anything else as the keyword."""
+    if isinstance(value, str):
+        return Settings.resolve({}, env={ENV: value}).content
+    return Settings.resolve({"capture_content": value}, env={}).content
 
 
 def test_defaults_capture_nothing_and_propagate():

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 
-from aigw_trace._content import bounded_json
+import pytest
+
+from aigw_trace._content import bounded_json, dumps
+from aigw_trace._options import MIN_CONTENT_MAX_LENGTH
 
 
 def test_small_content_is_compact_json_unchanged():
@@ -41,3 +45,54 @@ def test_unserialisable_values_do_not_raise():
 
     text, _ = bounded_json([{"x": Odd()}], 100)
     assert json.loads(text) == [{"x": "odd"}]
+
+
+def test_the_newest_message_alone_is_shortened_further_before_giving_up():
+    parts = [{"type": "text", "content": chr(97 + i) * 1000} for i in range(10)]
+    text, cut = bounded_json([{"role": "user", "parts": parts}], 600)
+    assert cut is True
+    assert len(text) <= 600
+    (message,) = json.loads(text)
+    assert message["role"] == "user"  # still the message, not only a marker
+    assert [p["content"][0] for p in message["parts"]] == list("abcdefghij")
+
+
+def test_short_strings_are_never_lengthened_by_the_marker():
+    items = [{"role": "assistant", "parts": [{"type": "text", "content": "x" * 5000}]}]
+    decoded = json.loads(bounded_json(items, 100)[0])
+    assert decoded[0]["role"] == "assistant"
+    assert decoded[0]["parts"][0]["type"] == "text"
+
+
+def test_when_nothing_fits_a_marker_within_the_smallest_limit():
+    items = [{"k" * 500: "v"}]  # keys are never shortened
+    text, cut = bounded_json(items, MIN_CONTENT_MAX_LENGTH)
+    assert cut is True
+    assert len(text) <= MIN_CONTENT_MAX_LENGTH
+    assert json.loads(text) == [{"type": "text", "content": "…[truncated]"}]
+
+
+@pytest.mark.parametrize("limit", [MIN_CONTENT_MAX_LENGTH, 65, 100, 257, 1000, 4096])
+def test_any_content_is_valid_json_within_the_limit(limit):
+    rng = random.Random(limit)  # deterministic: the same shapes on every run
+    for _ in range(200):
+        items = [
+            {
+                "role": rng.choice(["user", "assistant", "tool"]),
+                "parts": [
+                    rng.choice(
+                        [
+                            {"type": "text", "content": "é" * rng.randint(0, 3000)},
+                            {"type": "tool_call", "id": "c" * rng.randint(0, 40), "arguments": {"q": "q" * 900}},
+                            {"type": "blob", "content": "A" * rng.randint(0, 5000), "mime_type": "image/png"},
+                        ]
+                    )
+                    for _ in range(rng.randint(0, 12))
+                ],
+            }
+            for _ in range(rng.randint(0, 6))
+        ]
+        text, cut = bounded_json(items, limit)
+        assert len(text) <= limit
+        assert isinstance(json.loads(text), list)
+        assert cut is (text != dumps(items))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import subprocess
 import sys
 import textwrap
-from importlib.metadata import entry_points
+from dataclasses import replace
+from importlib.metadata import entry_points, requires
 from pathlib import Path
 
 import openai
+from packaging.requirements import Requirement
 
 import aigw_trace
 from aigw_trace import AIGatewayInstrumentor
+from aigw_trace._providers import providers
 from tests.conftest import Reply
 from tests.providers.test_openai_chat import MESSAGES, completion
 
@@ -27,8 +32,67 @@ def test_entry_point_loads_the_instrumentor():
     assert ep.load() is AIGatewayInstrumentor
 
 
-def test_dependency_check_never_refuses():
-    assert list(AIGatewayInstrumentor().instrumentation_dependencies()) == []
+def test_dependencies_are_each_providers_supported_range():
+    assert AIGatewayInstrumentor().instrumentation_dependencies() == tuple(p.supported for p in providers())
+    # Either SDK alone is enough: with both installed in range there is no conflict.
+    assert AIGatewayInstrumentor()._check_dependency_conflicts() is None
+
+
+def test_package_metadata_states_the_same_ranges():
+    """The extras and the `instruments-any` metadata (read by opentelemetry-instrument) repeat each provider's range."""
+    by_extra: dict[str, set[tuple[str, str]]] = {}
+    for line in requires("aigw-trace") or []:
+        req = Requirement(line)
+        for extra in ("openai", "anthropic", "instruments-any"):
+            if req.marker is not None and req.marker.evaluate({"extra": extra}):
+                by_extra.setdefault(extra, set()).add((req.name, str(req.specifier)))
+    declared = {(Requirement(p.supported).name, str(Requirement(p.supported).specifier)) for p in providers()}
+    assert by_extra["instruments-any"] == declared
+    assert by_extra["openai"] | by_extra["anthropic"] == declared
+
+
+def test_an_sdk_release_out_of_range_is_skipped_with_one_line(monkeypatch, caplog):
+    original = openai._base_client.SyncAPIClient.request
+    narrowed = tuple(replace(p, supported="openai >= 99") if p.package == "openai" else p for p in providers())
+    monkeypatch.setattr("aigw_trace._instrumentor.providers", lambda: narrowed)
+    caplog.set_level(logging.DEBUG, logger="aigw_trace")
+    aigw_trace.instrument()
+    try:
+        assert openai._base_client.SyncAPIClient.request is original  # left alone
+        lines = [r for r in caplog.records if r.name == "aigw_trace"]
+        assert len(lines) == 1
+        assert lines[0].exc_info is None  # one line, not a traceback
+        message = lines[0].getMessage()
+        assert f"openai {openai.__version__}" in message
+        assert "openai >= 99" in message
+    finally:
+        aigw_trace.uninstrument()
+
+
+def test_no_word_about_native_tracing_where_the_sdk_has_none(monkeypatch, caplog):
+    """anthropic before 1.14 has no tracing of its own: nothing to replace, nothing to warn about."""
+    import anthropic._base_client
+
+    monkeypatch.delattr(anthropic._base_client, "start_api_call_span")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "anthropic._tracing" else real_find_spec(name, *a)
+    )
+    caplog.set_level(logging.DEBUG, logger="aigw_trace")
+    aigw_trace.instrument()
+    aigw_trace.uninstrument()
+    assert not [r for r in caplog.records if r.name == "aigw_trace"]
+
+
+def test_a_native_tracing_the_library_does_not_recognise_is_named(monkeypatch, caplog):
+    import anthropic._base_client
+
+    monkeypatch.delattr(anthropic._base_client, "start_api_call_span")
+    caplog.set_level(logging.DEBUG, logger="aigw_trace")
+    aigw_trace.instrument()
+    aigw_trace.uninstrument()
+    (line,) = [r for r in caplog.records if r.name == "aigw_trace"]
+    assert "ANTHROPIC_OPEN_TELEMETRY=false" in line.getMessage()
 
 
 def test_second_instrument_is_a_no_op_and_uninstrument_restores(aigw_telemetry, fake_api, openai_client):

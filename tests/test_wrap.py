@@ -294,16 +294,29 @@ def test_a_finished_call_leaves_nothing_for_the_cycle_collector(aigw_telemetry, 
         else:
             list(stream)
 
+    def left_for_the_collector() -> int:
+        one_call()  # warm-up: first-use caches
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(5):
+                one_call()
+            return gc.collect()
+        finally:
+            gc.enable()
+
     fake_api.reply(Reply(chunks=stream_chunks(3)) if shape != "plain" else Reply(json=completion()))
-    one_call()  # warm-up: first-use caches
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(5):
-            one_call()
-        assert gc.collect() == 0
-    finally:
-        gc.enable()
+    import aigw_trace
+
+    aigw_trace.uninstrument()
+    sdk_alone = left_for_the_collector()
+    if sdk_alone:
+        # CPython 3.10's contextlib keeps a GeneratorExit traceback cycle when httpx2's ``iter_bytes`` generator is
+        # closed mid-``with request_context()`` (fixed in 3.11): the response is in a cycle without us, and what
+        # hangs off it (our span, observer) goes with it, so "nothing for the collector" cannot be told apart here.
+        pytest.skip(f"the SDK alone leaves {sdk_alone} objects for the cycle collector on this Python")
+    aigw_telemetry.instrument()
+    assert left_for_the_collector() == 0
     assert len(aigw_telemetry.genai_spans()) == 6
 
 

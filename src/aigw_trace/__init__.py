@@ -7,15 +7,25 @@ Public API::
     aigw_trace.uninstrument()
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` and no bare typing imports: `dir(aigw_trace)` shows only the public API.
+# Annotations that name typing-only types are quoted instead.
+import typing as _typing
 
-from typing import Any
-
-from ._config import ContentMode
+from . import _options
 from ._hooks import RequestInfo, ResponseInfo
 from ._instrumentor import AIGatewayInstrumentor
+from ._options import ContentMode
 from ._scope import attributes, enrich
 from ._version import __version__
+
+if _typing.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from opentelemetry._logs import LoggerProvider
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+    from ._hooks import RequestHook, ResponseHook
 
 __all__ = [
     "AIGatewayInstrumentor",
@@ -32,40 +42,36 @@ __all__ = [
 
 def instrument(
     *,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    logger_provider: Any = None,
-    **options: Any,
+    tracer_provider: "TracerProvider | None" = None,
+    meter_provider: "MeterProvider | None" = None,
+    logger_provider: "LoggerProvider | None" = None,
+    capture_content: "ContentMode | str | bool | None" = None,
+    emit_event: "bool | None" = None,
+    content_max_length: "int | None" = None,
+    time_per_output_chunk: "bool | None" = None,
+    propagate: "bool | None" = None,
+    inject_hosts: "str | Iterable[str] | None" = None,
+    gateway: "str | Iterable[str] | None" = None,
+    response_headers: "str | Iterable[str] | None" = None,
+    traceresponse: "bool | None" = None,
+    session_baggage: "bool | None" = None,
+    session_headers: "str | Iterable[str] | None" = None,
+    request_hook: "RequestHook | None" = None,
+    response_hook: "ResponseHook | None" = None,
 ) -> None:
     """Instrument the ``openai`` and ``anthropic`` SDKs (installed now or imported later).
 
-    Providers default to the global ones. Options (each also settable by environment variable, see the docs):
+    Providers default to the global ones. Each option left ``None`` comes from its environment variable, else its
+    default (docs/configuration.md has the accepted values). A value of the wrong type raises ``TypeError``, a
+    wrong value ``ValueError``, both naming the option and what it accepts.
 
-    - ``capture_content``: ``ContentMode`` or its name (``"span_only"``, …), or ``True``/``False``. Default: no
-      content (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
-    - ``emit_event``: emit ``gen_ai.client.inference.operation.details`` log events
-      (``OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT``; default on for the event content modes).
-    - ``content_max_length``: max characters per content attribute (``AIGW_TRACE_CONTENT_MAX_LENGTH``, 65536).
-    - ``time_per_output_chunk``: record ``gen_ai.client.operation.time_per_output_chunk``, one histogram record per
-      streamed chunk (``AIGW_TRACE_TIME_PER_OUTPUT_CHUNK``; default off, it is the costliest metric).
-    - ``propagate``: inject the trace context into requests (``AIGW_TRACE_PROPAGATE``; default on).
-    - ``inject_hosts``: only inject into requests to these hosts (exact or ``*.suffix``; ``AIGW_TRACE_INJECT_HOSTS``).
-    - ``gateway``: response-header presets to record (``litellm``, ``envoy``, ``kong``, ``portkey``, ``cloudflare``;
-      ``AIGW_TRACE_GATEWAY``); ``response_headers``: more header names (``AIGW_TRACE_RESPONSE_HEADERS``).
-    - ``traceresponse``: record the gateway's W3C ``traceresponse`` (``AIGW_TRACE_TRACERESPONSE``; default on).
-    - ``session_baggage`` / ``session_headers``: also send the scoped conversation id as baggage ``session.id`` /
-      in these headers (``AIGW_TRACE_SESSION_BAGGAGE``, ``AIGW_TRACE_SESSION_HEADERS``; default off).
-    - ``request_hook(span, RequestInfo)`` / ``response_hook(span, ResponseInfo)``: add your own attributes; a hook
-      that raises is logged and ignored.
-
-    A second call while instrumented does nothing.
+    A call while already instrumented changes nothing; if it asks for other options than the active ones, one
+    warning names them (``uninstrument()`` first to change options).
     """
-    AIGatewayInstrumentor().instrument(
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        logger_provider=logger_provider,
-        **options,
-    )
+    AIGatewayInstrumentor().instrument(**locals())  # every parameter, by name: the options table says which
+
+
+instrument.__doc__ = f"{(instrument.__doc__ or '').rstrip()}\n\n    Options:\n\n{_options.docstring()}\n"
 
 
 def uninstrument() -> None:

@@ -30,7 +30,8 @@ def dumps(value: Any) -> str:
 
 def _shorten(value: Any, limit: int) -> Any:
     if isinstance(value, str):
-        return value if len(value) <= limit else value[:limit] + _TRUNCATED
+        # Only where it saves something: the marker must not make a short string longer.
+        return value if len(value) <= limit + len(_TRUNCATED) else value[:limit] + _TRUNCATED
     if isinstance(value, list):
         return [_shorten(v, limit) for v in value]
     if isinstance(value, dict):
@@ -38,17 +39,33 @@ def _shorten(value: Any, limit: int) -> Any:
     return value
 
 
+_NOTHING_FITS = dumps([{"type": "text", "content": _TRUNCATED}])
+
+
 def bounded_json(items: list[Any], max_length: int) -> tuple[str, bool]:
-    """JSON for ``items`` no longer than ``max_length`` characters, and whether anything was cut."""
+    """JSON for ``items`` no longer than ``max_length`` characters, and whether anything was cut.
+
+    Always valid JSON, and within the limit whenever ``max_length`` is at least ``len(_NOTHING_FITS)`` (the
+    ``content_max_length`` option's minimum is above that).
+    """
     text = dumps(items)
     if len(text) <= max_length:
         return text, False
     per_string = max(64, max_length // (4 * max(1, len(items))))
-    shortened = _shorten(items, per_string)
-    text = dumps(shortened)
-    while len(text) > max_length and len(shortened) > 1:
-        shortened = shortened[1:]
-        text = dumps(shortened)
+    shortened = [_shorten(item, per_string) for item in items]
+    # Drop the oldest messages until the rest fits: "[" + ",".join(items) + "]", sized once per item.
+    sizes = [len(dumps(item)) for item in shortened]
+    total = sum(sizes) + len(sizes) + 1
+    start = 0
+    while total > max_length and start < len(items) - 1:
+        total -= sizes[start] + 1
+        start += 1
+    kept = items[start:]
+    text = dumps(shortened[start:])
+    while len(text) > max_length and per_string > 0:
+        # The newest message alone is still too long: shorten its strings further.
+        per_string //= 2
+        text = dumps(_shorten(kept, per_string))
     if len(text) > max_length:
-        text = dumps([{"type": "text", "content": _TRUNCATED}])
+        text = _NOTHING_FITS if len(_NOTHING_FITS) <= max_length else "[]"
     return text, True

@@ -338,13 +338,13 @@ def _missing() -> list[str]:
 def run(html: str | None = None, *, out: TextIO | None = None) -> int:
     """``aigw-trace demo``: run the app, draw the waterfall on ``out``, optionally write it to ``html`` and export
     to OTLP; 0 when every expected span is present (and the export, if any, succeeded)."""
-    from ._waterfall import render_html, render_text
-
     out = out if out is not None else sys.stdout
     missing = _missing()
     if missing:
         print(f"aigw-trace demo needs {', '.join(missing)}: {_INSTALL_HINT}", file=sys.stderr)
         return 2
+    from ._waterfall import render_html, render_text
+
     exporter = _otlp_exporter(out)
 
     print(

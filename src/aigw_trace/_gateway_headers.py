@@ -40,6 +40,17 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
 """Response headers worth keeping per gateway (``AIGW_TRACE_GATEWAY``), from each gateway's documentation."""
 
 _SECRETISH = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
+"""An HTTP field name (RFC 9110 token), lower case."""
+
+
+def header_problem(header: str) -> str | None:
+    """Why the response header ``header`` (lower case) must not be recorded, or ``None`` when it may be."""
+    if not _TOKEN.fullmatch(header):
+        return "not an HTTP header name"
+    if _SECRETISH.search(header):
+        return "it may carry a credential"
+    return None
 
 
 def header_names(presets: Iterable[str], extra: Iterable[str]) -> tuple[tuple[str, str], ...]:
@@ -60,8 +71,9 @@ def header_names(presets: Iterable[str], extra: Iterable[str]) -> tuple[tuple[st
         header = header.strip().lower()
         if not header:
             continue
-        if _SECRETISH.search(header):
-            raise ValueError(f"refusing to record response header {header!r}: it may carry a credential")
+        problem = header_problem(header)
+        if problem:
+            raise ValueError(f"refusing to record response header {header!r}: {problem}")
         names.append(header)
     return tuple((h, A.AIGW_RESPONSE_HEADER_PREFIX + h) for h in dict.fromkeys(names))
 

@@ -7,7 +7,8 @@ Two small pieces cover every exit path without proxying the SDK's stream object:
   ``type`` checks keep working) and no context is attached across yields.
 * :func:`watch_body` wraps the HTTP response's byte stream, so the call also ends when the SDK closes the
   response directly (``with`` exit, ``close()``, the ``.stream()`` helpers), when a raw streaming response is
-  closed without ever being parsed, and when the response is garbage-collected unread.
+  closed without ever being parsed, and when the response is garbage-collected unread. It works for ``httpx`` and
+  ``httpx2`` responses alike (whichever the SDK, or the client the caller gave it, uses) and imports neither.
 
 The first of them to see the end wins; :meth:`aigw_trace._call.Call.end` ignores the rest.
 """
@@ -15,16 +16,15 @@ The first of them to see the end wins; :meth:`aigw_trace._call.Call.end` ignores
 from __future__ import annotations
 
 import json
+import sys
 import types
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, get_origin
 
-import httpx2
-
 from ._call import CALL_KEY, Call, current_call
 from ._safety import report
 
-__all__ = ["CALL_KEY", "current_call", "traced_stream_class", "watch_body"]
+__all__ = ["CALL_KEY", "current_call", "keep_isinstance", "trace_own_stream", "traced_stream_class", "watch_body"]
 
 
 # --- the HTTP body watcher ---
@@ -43,16 +43,37 @@ def _body_closed(call: Call, buffer: list[bytes] | None, exhausted: bool) -> Non
     call.end(outcome="completed" if exhausted else "closed")
 
 
-class _SyncBody(httpx2.SyncByteStream):
-    __slots__ = ("_buffer", "_exhausted", "_inner", "aigw_call")
+class _Watched:
+    """What the body wrappers of every HTTP library share: the watched call, and transparency.
 
-    def __init__(self, inner: httpx2.SyncByteStream, call: Call) -> None:
+    Everything the wrapper does not define is read from the stream it wraps, so what the HTTP library and the SDK
+    read off ``response.stream`` (``httpx2`` reads ``elapsed`` there) answers as it would without us.
+    """
+
+    __slots__ = ()
+    _inner: Any
+    aigw_call: Call
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_inner":  # not set yet: never recurse
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    def __del__(self) -> None:
+        try:  # noqa: SIM105 - contextlib may already be torn down at interpreter shutdown
+            self.aigw_call.end(outcome="abandoned")
+        except Exception:  # interpreter shutdown, or never fully built: nothing sensible is left to do
+            pass
+
+
+def _sync_body_type(base: type[Any]) -> type[Any]:
+    def __init__(self: Any, inner: Any, call: Call) -> None:
         self._inner = inner
         self.aigw_call = call
-        self._buffer: list[bytes] | None = [] if call.wants_body else None
+        self._buffer = [] if call.wants_body else None
         self._exhausted = False
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self: Any) -> Iterator[bytes]:
         buffer = self._buffer
         for chunk in self._inner:
             if buffer is not None:
@@ -60,29 +81,24 @@ class _SyncBody(httpx2.SyncByteStream):
             yield chunk
         self._exhausted = True
 
-    def close(self) -> None:
+    def close(self: Any) -> None:
         try:
             self._inner.close()
         finally:
             _body_closed(self.aigw_call, self._buffer, self._exhausted)
 
-    def __del__(self) -> None:
-        try:  # noqa: SIM105 - contextlib may already be torn down at interpreter shutdown
-            self.aigw_call.end(outcome="abandoned")
-        except Exception:  # interpreter shutdown: nothing sensible is left to do
-            pass
+    namespace = {"__init__": __init__, "__iter__": __iter__, "close": close, "__module__": __name__}
+    return type("_SyncBody", (_Watched, base), namespace)
 
 
-class _AsyncBody(httpx2.AsyncByteStream):
-    __slots__ = ("_buffer", "_exhausted", "_inner", "aigw_call")
-
-    def __init__(self, inner: httpx2.AsyncByteStream, call: Call) -> None:
+def _async_body_type(base: type[Any]) -> type[Any]:
+    def __init__(self: Any, inner: Any, call: Call) -> None:
         self._inner = inner
         self.aigw_call = call
-        self._buffer: list[bytes] | None = [] if call.wants_body else None
+        self._buffer = [] if call.wants_body else None
         self._exhausted = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self: Any) -> AsyncIterator[bytes]:
         buffer = self._buffer
         async for chunk in self._inner:
             if buffer is not None:
@@ -90,31 +106,52 @@ class _AsyncBody(httpx2.AsyncByteStream):
             yield chunk
         self._exhausted = True
 
-    async def aclose(self) -> None:
+    async def aclose(self: Any) -> None:
         try:
             await self._inner.aclose()
         finally:
             _body_closed(self.aigw_call, self._buffer, self._exhausted)
 
-    def __del__(self) -> None:
-        try:  # noqa: SIM105 - contextlib may already be torn down at interpreter shutdown
-            self.aigw_call.end(outcome="abandoned")
-        except Exception:
-            pass
+    namespace = {"__init__": __init__, "__aiter__": __aiter__, "aclose": aclose, "__module__": __name__}
+    return type("_AsyncBody", (_Watched, base), namespace)
+
+
+_BodyTypes = tuple[type[Any], type[Any], type[Any]]
+"""(the library's sync byte-stream base, our sync wrapper, our async wrapper)."""
+
+_BODY_TYPES: dict[type[Any], _BodyTypes | None] = {}
+"""Per HTTP response class (``httpx.Response``, ``httpx2.Response``, a subclass): the wrappers for its library,
+made on first sight. Keyed by class, so the set is bounded by the response classes the SDKs use."""
+
+
+def _body_types(response_cls: type[Any]) -> _BodyTypes | None:
+    if response_cls in _BODY_TYPES:
+        return _BODY_TYPES[response_cls]
+    found: _BodyTypes | None = None
+    for cls in response_cls.__mro__:
+        # The library the SDK already imported: found in sys.modules, never imported by us.
+        library = sys.modules.get(cls.__module__.partition(".")[0])
+        sync_base = getattr(library, "SyncByteStream", None)
+        async_base = getattr(library, "AsyncByteStream", None)
+        if getattr(library, "Response", None) is cls and isinstance(sync_base, type) and isinstance(async_base, type):
+            found = (sync_base, _sync_body_type(sync_base), _async_body_type(async_base))
+            break
+    _BODY_TYPES[response_cls] = found
+    return found
 
 
 def watch_body(response: Any, call: Call) -> bool:
-    """Make closing (or dropping) ``response`` end ``call``. Only for ``httpx2`` responses: a legacy ``httpx``
-    client's response keeps its own stream type, and its call ends through the stream observer or its result."""
-    if not isinstance(response, httpx2.Response):
+    """Make closing (or dropping) ``response`` end ``call``, for an ``httpx`` or ``httpx2`` response alike.
+
+    Returns ``False`` for anything else (an object no known HTTP library made), which the caller ends itself."""
+    stream = getattr(response, "stream", None)
+    if isinstance(stream, _Watched):
+        return True
+    body_types = _body_types(response.__class__)
+    if body_types is None or stream is None:
         return False
-    stream = response.stream
-    if isinstance(stream, (_SyncBody, _AsyncBody)):
-        return True
-    if isinstance(stream, httpx2.SyncByteStream):
-        response.stream = _SyncBody(stream, call)
-        return True
-    response.stream = _AsyncBody(stream, call)
+    sync_base, sync_body, async_body = body_types
+    response.stream = (sync_body if isinstance(stream, sync_base) else async_body)(stream, call)
     return True
 
 
@@ -226,6 +263,25 @@ def _closed_by_caller(stream: Any) -> None:
 
 
 _CLASSES: dict[Any, type[Any]] = {}
+_TRACED: set[type[Any]] = set()
+"""Every class :func:`traced_stream_class` made (bounded like ``_CLASSES``)."""
+
+
+def keep_isinstance(original: Any) -> Any:
+    """A replacement for a stream metaclass's ``__instancecheck__`` that also accepts our traced subclasses.
+
+    anthropic 0.x gives ``Stream``/``AsyncStream`` a metaclass whose ``isinstance`` answers ``False`` for every
+    subclass instance (only the exact class passes, through Python's own shortcut). A substituted subclass would then
+    fail the caller's ``isinstance(stream, anthropic.Stream)``, and ours; this keeps it true for our subclasses only
+    and leaves every other answer, warnings included, to the SDK.
+    """
+
+    def __instancecheck__(cls: Any, instance: Any) -> bool:
+        if instance.__class__ in _TRACED and issubclass(instance.__class__, cls):
+            return True
+        return bool(original(cls, instance))
+
+    return __instancecheck__
 
 
 def traced_stream_class(stream_cls: Any, is_async: bool) -> Any:
@@ -280,5 +336,28 @@ def traced_stream_class(stream_cls: Any, is_async: bool) -> Any:
         "__doc__": origin.__doc__,
     }
     cls = types.new_class(origin.__name__, (stream_cls,), {}, lambda ns: ns.update(namespace))
+    _TRACED.add(cls)
     _CLASSES[stream_cls] = cls
     return cls
+
+
+def trace_own_stream(is_async: bool) -> Any:
+    """For a stream helper that builds its own SDK stream from the response (``self._raw_stream``) instead of taking
+    the one the SDK's request returned (anthropic 0.x up to about 0.4x): make the one it builds a traced one, so the
+    call still sees each event. Returns a ``make`` for :func:`aigw_trace._wrap.patch` of the helper's ``__init__``."""
+
+    def make(original: Any) -> Any:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            try:
+                raw = getattr(self, "_raw_stream", None)
+                if raw is None or raw.__class__ in _TRACED or call_of(raw.response) is None:
+                    return
+                cls = traced_stream_class(raw.__class__, is_async)
+                self._raw_stream = cls(cast_to=raw._cast_to, response=raw.response, client=raw._client)
+            except Exception as exc:
+                report("attaching to a stream helper", exc)
+
+        return __init__
+
+    return make

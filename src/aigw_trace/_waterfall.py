@@ -10,11 +10,14 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from . import _attributes as A
+
+if TYPE_CHECKING:  # only annotations: the module imports without the SDK, so a missing extra can be reported
+    from opentelemetry.sdk.trace import ReadableSpan
 
 __all__ = ["Row", "Trace", "render_html", "render_text", "traces"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import baggage, propagate
@@ -37,6 +37,7 @@ from ._hooks import RequestInfo
 from ._providers._spec import Endpoint, Provider
 from ._safety import report
 from ._scope import scoped_attributes
+from ._streams import keep_isinstance, traced_stream_class, watch_body
 from ._telemetry import Telemetry
 
 _TRACEPARENT = "traceparent"
@@ -51,9 +52,6 @@ _SESSION_BAGGAGE_KEY = "session.id"
 
 class Instrumentation:
     """aigw-trace applied to one SDK: the patches, and what they need at call time, resolved once."""
-
-    _traced_stream_class: Callable[[Any, bool], Any]
-    _watch_body: Callable[[Any, Call], bool]
 
     def __init__(self, provider: Provider, tel: Telemetry) -> None:
         self.provider = provider
@@ -72,15 +70,10 @@ class Instrumentation:
         if self.installed:
             return
         p = self.provider
-        # Imported here, not at module level: it needs httpx2, which only comes with an SDK.
-        from ._streams import traced_stream_class, watch_body
-
-        self._traced_stream_class = traced_stream_class
-        self._watch_body = watch_body
         streams = importlib.import_module(p.stream_module)
         self._async_stream = getattr(streams, p.async_stream)
         self._stream_bases = (getattr(streams, p.sync_stream), self._async_stream)
-        self._raw_bases = tuple(getattr(importlib.import_module(m), c) for m, c in p.raw_response_classes)
+        self._raw_bases = tuple(_classes_present(p.raw_response_classes))
         base = importlib.import_module(p.base_client_module)
         patches: list[tuple[str, str, Callable[[Any], Callable[..., Any]]]] = [
             (p.sync_client, "request", self._request_sync),
@@ -95,6 +88,10 @@ class Instrumentation:
             ]
         for cls_name, method, make in patches:
             self._undo.append(patch(getattr(base, cls_name), method, make))
+        for meta in {type(cls) for cls in self._stream_bases}:
+            # Only a metaclass of the SDK's own that answers isinstance itself (anthropic 0.x): see keep_isinstance.
+            if meta.__module__.partition(".")[0] == p.package and "__instancecheck__" in vars(meta):
+                self._undo.append(patch(meta, "__instancecheck__", keep_isinstance))
         if p.extra_setup is not None:
             self._undo.append(p.extra_setup(self))
         self.installed = True
@@ -164,7 +161,7 @@ class Instrumentation:
                 if stream_cls is not None:
                     origin = getattr(stream_cls, "__origin__", stream_cls)
                     if isinstance(origin, type) and issubclass(origin, self._stream_bases):
-                        kwargs["stream_cls"] = self._traced_stream_class(
+                        kwargs["stream_cls"] = traced_stream_class(
                             stream_cls, self._async_stream is not None and issubclass(origin, self._async_stream)
                         )
             scoped = scoped_attributes()
@@ -271,7 +268,7 @@ class Instrumentation:
                 # The observing subclass attached itself; a stream the SDK built from another class ends with
                 # its body.
                 if not call.ended:
-                    self._watch_body(result.response, call)
+                    watch_body(result.response, call)
             elif self._raw_bases and isinstance(result, self._raw_bases):
                 self._finish_raw(call, result)
             else:
@@ -286,7 +283,7 @@ class Instrumentation:
         if call.stream or not _body_read(http):
             # with_streaming_response, or a raw stream: the caller decides when the body is read and closed.
             call.wants_body = not call.stream and call.endpoint.reads_response
-            if not self._watch_body(http, call):
+            if not watch_body(http, call):
                 call.end()
             return
         # with_raw_response on a plain call: the body is already here; read it without running the SDK's parser.
@@ -442,6 +439,17 @@ def inject_headers(
     for key, value in carrier.items():
         if key.lower() not in taken:  # a propagator may name its header in capitals
             headers[key] = value
+
+
+def _classes_present(names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
+    """The classes of ``(module, class)`` pairs that the installed SDK version has (each version has a subset)."""
+    for module_name, class_name in names:
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type):
+            yield cls
 
 
 def _body_read(http: Any) -> bool:

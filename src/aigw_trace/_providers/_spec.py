@@ -375,6 +375,10 @@ class Provider:
     """Default ``gen_ai.provider.name``."""
     package: str
     """Top-level module; its absence means the SDK is not installed."""
+    supported: str
+    """The releases traced, as a requirement (``"openai >= 1.26.0, < 4"``): the one place the range is stated. The
+    package's extras and ``instruments-any`` metadata repeat it (a test keeps them equal), ``instrument()`` skips
+    any other release with one line, and ``opentelemetry-instrument`` reads it from the metadata."""
     base_client_module: str
     sync_client: str
     async_client: str
@@ -390,3 +394,13 @@ class Provider:
     """(module, class) of the SDK's raw-response wrappers (``with_raw_response``, ``with_streaming_response``)."""
     extra_setup: Callable[[Any], Callable[[], None]] | None = None
     """Optional SDK-specific patching, given the live instrumentation; returns its undo function."""
+
+    def version_problem(self) -> str | None:
+        """Why the installed release is not traced (one line), or ``None`` when it is in :attr:`supported`."""
+        from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+        conflict = get_dependency_conflicts([self.supported])
+        if conflict is None:
+            return None
+        found = conflict.found or "no installed release found"
+        return f"aigw-trace: {found} is not traced (supported: {self.supported}); its calls go on untraced"

@@ -16,6 +16,9 @@ such name and is routed by its path.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -401,24 +404,63 @@ def _native_span(original: Callable[..., Any]) -> Callable[..., Any]:
     return start_api_call_span
 
 
-def _take_the_native_span_place(instrumentation: Any) -> Callable[[], None]:
+def _take_the_native_span_place() -> Callable[[], None]:
     import anthropic._base_client as base
 
     from .._wrap import patch
 
-    if not callable(getattr(base, "start_api_call_span", None)):
-        # A 2.x that traces itself some other way would give every call two spans: say so rather than double-count.
+    if callable(getattr(base, "start_api_call_span", None)):
+        return patch(base, "start_api_call_span", _native_span)
+    if importlib.util.find_spec("anthropic._tracing") is not None:
+        # A release that traces itself some other way would give every call two spans: say so rather than
+        # double-count. Releases before 1.14 have no tracing of their own, and nothing to say.
         _log.warning(
             "aigw-trace: this anthropic version's own tracing is not recognised; if it traces API calls, set "
             "ANTHROPIC_OPEN_TELEMETRY=false so that each call has one span, not two"
         )
-        return lambda: None
-    return patch(base, "start_api_call_span", _native_span)
+    return lambda: None
+
+
+_HELPERS_BUILDING_THEIR_OWN_STREAM = (
+    ("anthropic.lib.streaming._messages", "MessageStream", False),
+    ("anthropic.lib.streaming._messages", "AsyncMessageStream", True),
+    ("anthropic.lib.streaming._prompt_caching_beta_messages", "PromptCachingBetaMessageStream", False),
+    ("anthropic.lib.streaming._prompt_caching_beta_messages", "AsyncPromptCachingBetaMessageStream", True),
+)
+"""anthropic 0.x up to about 0.4x: ``messages.stream()`` drops the stream the request returned and builds a new
+one from its response (its ``__init__`` takes ``response``); later releases take the stream itself."""
+
+
+def _trace_helper_streams() -> list[Callable[[], None]]:
+    from .._streams import trace_own_stream
+    from .._wrap import patch
+
+    undo = []
+    for module_name, class_name, is_async in _HELPERS_BUILDING_THEIR_OWN_STREAM:
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            continue
+        if "response" in inspect.signature(cls.__init__).parameters:
+            undo.append(patch(cls, "__init__", trace_own_stream(is_async)))
+    return undo
+
+
+def _version_specific_setup(instrumentation: Any) -> Callable[[], None]:
+    undo = [_take_the_native_span_place(), *_trace_helper_streams()]
+
+    def undo_all() -> None:
+        for step in reversed(undo):
+            step()
+
+    return undo_all
 
 
 PROVIDER = Provider(
     name="anthropic",
     package="anthropic",
+    # 0.40 is the oldest release whose own default client works with current httpx (0.28 dropped `proxies=`).
+    supported="anthropic >= 0.40.0, < 3",
     base_client_module="anthropic._base_client",
     sync_client="SyncAPIClient",
     async_client="AsyncAPIClient",
@@ -427,6 +469,9 @@ PROVIDER = Provider(
     async_stream="AsyncStream",
     route=route,
     provider_name=_provider_name,
-    raw_response_classes=(("anthropic._response", "BaseAPIResponse"),),
-    extra_setup=_take_the_native_span_place,
+    raw_response_classes=(
+        ("anthropic._response", "BaseAPIResponse"),
+        ("anthropic._legacy_response", "LegacyAPIResponse"),  # 0.x's with_raw_response
+    ),
+    extra_setup=_version_specific_setup,
 )

@@ -976,6 +976,8 @@ def _provider_name(client: Any) -> str:
 PROVIDER = Provider(
     name="openai",
     package="openai",
+    # 1.26 is the first release with stream_options.include_usage, so a streamed chat can report its tokens.
+    supported="openai >= 1.26.0, < 4",
     base_client_module="openai._base_client",
     sync_client="SyncAPIClient",
     async_client="AsyncAPIClient",

@@ -26,15 +26,19 @@ _GATEWAY_ROLE = "aigw.gateway.role"
 
 @dataclass(frozen=True)
 class JoinedTrace:
-    """One GenAI call followed across the gateway: the client span, the gateway's server span(s) under it (one per
-    HTTP attempt), and the upstream provider span(s) under those."""
+    """One GenAI call followed across the gateway, as :meth:`InMemoryTelemetry.joined` returns it."""
 
     client: ReadableSpan
+    """aigw-trace's GenAI CLIENT span of the call (``chat gpt-4o-mini``, …)."""
     gateway: list[ReadableSpan]
+    """The gateway's SERVER spans whose parent is ``client``: one per HTTP attempt (a retried call has two), in the
+    order they ended; empty when the gateway did not join the trace."""
     upstream: list[ReadableSpan]
+    """The simulated provider's CLIENT spans under those gateway spans (none for a route without a model call)."""
 
     @property
     def trace_id(self) -> int:
+        """The client span's trace id, as an int (``format(trace_id, "032x")`` gives the hex of ``traceparent``)."""
         return int(self.client.context.trace_id)
 
 
