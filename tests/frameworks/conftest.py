@@ -189,6 +189,24 @@ class Harness:
         self.gateway = gateway
         self.tracker = _SpanTracker()
         telemetry.tracer_provider.add_span_processor(self.tracker)
+        self.clients: list[Any] = []
+
+    def own(self, client: Any) -> Any:
+        """Close ``client`` (an SDK client) when the case ends. Left to the garbage collector, an async client
+        schedules its close on whichever loop runs then and logs "Task exception was never retrieved" in a later
+        case."""
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        while self.clients:
+            client = self.clients.pop()
+            try:
+                result = client.close()
+                if inspect.isawaitable(result):
+                    asyncio.run(result)
+            except RuntimeError:  # its connections belonged to a loop already closed (a sync facade's own loop)
+                pass
 
     # Runs ----------------------------------------------------------------------------------------------------
 
@@ -311,7 +329,9 @@ class Harness:
 @pytest.fixture
 def fw(aigw_telemetry: Any, aigw_gateway: Any) -> Iterator[Harness]:
     """The harness, on the ``aigw_telemetry`` providers and the ``aigw_gateway`` loopback server."""
-    yield Harness(aigw_telemetry, aigw_gateway)
+    harness = Harness(aigw_telemetry, aigw_gateway)
+    yield harness
+    harness.close_clients()
     assert not escapes, f"a connection left 127.0.0.1: {escapes}"
 
 

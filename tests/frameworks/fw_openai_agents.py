@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import agents
@@ -48,25 +47,9 @@ def agents_tracing(request: pytest.FixtureRequest) -> Any:
     agents.set_tracing_disabled(True)
 
 
-CLIENTS: list[openai.AsyncOpenAI] = []
-
-
-@pytest.fixture(autouse=True)
-def close_clients() -> Any:
-    """Closes each run's client after the test: left to the garbage collector, an async client schedules its close
-    on whichever loop runs then and logs "Task exception was never retrieved" in a later case."""
-    yield
-    while CLIENTS:
-        client = CLIENTS.pop()
-        try:
-            asyncio.run(client.close())
-        except RuntimeError:  # its connections belonged to a loop already closed (run_sync); now it is marked closed
-            pass
-
-
 def agent(fw: Any, api: str) -> Agent:
     client = openai.AsyncOpenAI(base_url=fw.gateway.openai_base_url, api_key="test", max_retries=0)
-    CLIENTS.append(client)
+    fw.own(client)
     model_cls = OpenAIResponsesModel if api == "responses" else OpenAIChatCompletionsModel
     return Agent(name="a", instructions="be brief", model=model_cls(model="gpt-4o-mini", openai_client=client))
 
