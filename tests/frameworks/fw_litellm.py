@@ -5,6 +5,8 @@ litellm's ``anthropic/`` provider and ``litellm.responses()`` do not go through 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import litellm
@@ -30,8 +32,41 @@ def otel(fw: Any, request: pytest.FixtureRequest) -> Any:
         litellm.callbacks = [
             OpenTelemetry(config=config, tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
         ]
+    fw.litellm_spans = 0
     yield request.param
-    litellm.callbacks = []
+    # litellm copies callbacks into its success/failure lists: reset them all, or the next case still calls this one
+    litellm.logging_callback_manager._reset_all_callbacks()
+
+
+def litellm_spans(fw: Any) -> int:
+    return len([s for s in fw.telemetry.spans() if s.instrumentation_scope.name == "litellm"])
+
+
+def logged(fw: Any, otel: bool, result: Any) -> Any:
+    """``result``, once litellm's callback has logged the call: it does so after the call returns (a worker thread
+    or task), so without waiting its span and metrics may or may not be there when the checks run."""
+    if otel:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if litellm_spans(fw) > fw.litellm_spans:
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("litellm's otel callback logged nothing within 5 s")
+        fw.litellm_spans = litellm_spans(fw)
+    return result
+
+
+async def alogged(fw: Any, otel: bool, result: Any) -> Any:
+    if otel:
+        for _ in range(250):
+            if litellm_spans(fw) > fw.litellm_spans:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("litellm's otel callback logged nothing within 5 s")
+        fw.litellm_spans = litellm_spans(fw)
+    return result
 
 
 def kwargs(fw: Any, **more: Any) -> dict[str, Any]:
@@ -55,26 +90,26 @@ def text(chunks: list[Any]) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("otel", OTEL, indirect=True)
 def test_completion(fw: Any, otel: bool) -> None:
-    fw.check(lambda: summary(litellm.completion(**kwargs(fw))))
+    fw.check(lambda: logged(fw, otel, summary(litellm.completion(**kwargs(fw)))))
 
 
 @pytest.mark.parametrize("otel", OTEL, indirect=True)
 async def test_acompletion(fw: Any, otel: bool) -> None:
     async def call() -> Any:
-        return summary(await litellm.acompletion(**kwargs(fw)))
+        return await alogged(fw, otel, summary(await litellm.acompletion(**kwargs(fw))))
 
     await fw.acheck(call)
 
 
 @pytest.mark.parametrize("otel", STREAM_OTEL, indirect=True)
 def test_completion_stream(fw: Any, otel: bool) -> None:
-    fw.check(lambda: text(list(litellm.completion(**kwargs(fw, stream=True)))), usage=False)
+    fw.check(lambda: logged(fw, otel, text(list(litellm.completion(**kwargs(fw, stream=True))))), usage=False)
 
 
 @pytest.mark.parametrize("otel", STREAM_OTEL, indirect=True)
 async def test_acompletion_stream(fw: Any, otel: bool) -> None:
     async def call() -> Any:
-        return text([c async for c in await litellm.acompletion(**kwargs(fw, stream=True))])
+        return await alogged(fw, otel, text([c async for c in await litellm.acompletion(**kwargs(fw, stream=True))]))
 
     await fw.acheck(call, usage=False)
 
