@@ -48,7 +48,11 @@ def _host(address: Any) -> str | None:
 
 
 def _install_guard() -> None:
-    real_connect, real_connect_ex, real_getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+    real_connect, real_connect_ex, real_getaddrinfo = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.getaddrinfo,
+    )
 
     def connect(self: socket.socket, address: Any) -> None:
         host = _host(address)
@@ -321,6 +325,9 @@ class Harness:
                 for p in parents
             ), f"{s.name}: no gateway request under it"
 
+        if os.environ.get("AIGW_FRAMEWORKS_TREES"):
+            print(_tree(spans, app.get_span_context().trace_id))
+
         gaps: list[str] = []
         if not error:
             # Usage on every aigw-trace span, and counted once in the token metric across all scopes.
@@ -346,6 +353,22 @@ class Harness:
         return Traced(traced, spans, requests, app)
 
 
+def _tree(spans: list[Any], trace_id: int) -> str:
+    """The traced run's spans in the app's trace as an indented tree (``AIGW_FRAMEWORKS_TREES=1``, with ``-s``)."""
+    mine = [s for s in spans if s.context.trace_id == trace_id]
+    ids = {s.context.span_id for s in mine}
+    lines: list[str] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for s in sorted(mine, key=lambda s: s.start_time or 0):
+            if (s.parent.span_id if s.parent and s.parent.span_id in ids else None) == parent:
+                lines.append(f"{'  ' * depth}{s.name} [{s.kind.name}, {s.instrumentation_scope.name}]")
+                walk(s.context.span_id, depth + 1)
+
+    walk(None, 1)
+    return "\n".join(lines)
+
+
 @pytest.fixture
 def fw(aigw_telemetry: Any, aigw_gateway: Any) -> Iterator[Harness]:
     """The harness, on the ``aigw_telemetry`` providers and the ``aigw_gateway`` loopback server."""
@@ -358,12 +381,6 @@ def fw(aigw_telemetry: Any, aigw_gateway: Any) -> Iterator[Harness]:
 def gap(reason: str) -> pytest.MarkDecorator:
     """The mark of a case that hits a known gap: only :class:`KnownGap` makes it xfail."""
     return pytest.mark.xfail(raises=KnownGap, strict=False, reason=reason)
-
-
-def run_async(factory: Callable[[], Any]) -> Any:
-    """``factory()`` awaited when it returns an awaitable (for frameworks whose sync API is the async one run)."""
-    result = factory()
-    return asyncio.run(result) if inspect.isawaitable(result) else result
 
 
 # --- the results table -------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai import OpenAI
 
