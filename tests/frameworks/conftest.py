@@ -333,10 +333,12 @@ class Harness:
             # Usage on every aigw-trace span, and counted once in the token metric across all scopes.
             for s in ours:
                 if "gen_ai.usage.input_tokens" not in s.attributes or "gen_ai.usage.output_tokens" not in s.attributes:
-                    gaps.append(f"{s.name}: no token usage on the span ({ITEM3})")
+                    gaps.append(f"{s.name}: no token usage on the span (issue 20 item 3)")
             if len(genai) != len(ours):
                 others = sorted({s.instrumentation_scope.name for s in genai.values()} - {TRACING_SCOPE})
-                gaps.append(f"{len(genai)} GenAI client spans for {len(ours)} calls (also from {others}) ({ITEM2})")
+                gaps.append(
+                    f"{len(genai)} GenAI client spans for {len(ours)} calls (also from {others}) (issue 20 item 2)"
+                )
             after = self.token_sums()
             inputs = {
                 scope: after.get((scope, "input"), 0) - tokens_before.get((scope, "input"), 0)
@@ -345,9 +347,9 @@ class Harness:
             }
             counted = {scope: n for scope, n in inputs.items() if n}
             if len(counted) > 1:
-                gaps.append(f"input tokens recorded under several scopes {counted} ({ITEM2})")
+                gaps.append(f"input tokens recorded under several scopes {counted} (issue 20 item 2)")
             if usage and not counted:
-                gaps.append(f"no gen_ai.client.token.usage recorded ({ITEM3})")
+                gaps.append("no gen_ai.client.token.usage recorded (issue 20 item 3)")
         if gaps:
             raise KnownGap("; ".join(gaps))
         return Traced(traced, spans, requests, app)
@@ -399,7 +401,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if report.when != "call":
             outcome = f"{outcome} ({report.when})"
         crash = getattr(report.longrepr, "reprcrash", None)
-        detail = crash.message.splitlines()[0][:160] if crash is not None and outcome != "pass" else ""
+        detail = (
+            crash.message.splitlines()[0].removeprefix("tests.frameworks.conftest.")[:300]
+            if crash is not None and outcome != "pass"
+            else ""
+        )
         module, _, case = report.nodeid.rpartition("::")
         name = module.rsplit("/", 1)[-1].removeprefix("fw_").removesuffix(".py")
         _results.append((name, case.removeprefix("test_"), outcome, detail.replace("|", "/")))
