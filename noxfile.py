@@ -110,3 +110,55 @@ def bench_instructions(session: nox.Session) -> None:
     """The same comparison in CPU instructions under valgrind (deterministic; needs valgrind, takes minutes)."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/instructions.py", *session.posargs)
+
+
+# Framework pin sets for ``frameworks``: each installs one framework (or one family) with its own SDK pins, resolved
+# by the framework's own requirements; the SDK lines record what that resolved to when the set was last updated.
+FRAMEWORK_SETS = {
+    "openai-agents": ["openai-agents==0.24.0", "openai==3.63.0"],
+    "langchain": ["langchain-openai==1.8.1", "langchain-anthropic==1.7.10", "openai==3.63.0", "anthropic==2.17.0"],
+    "pydantic-ai": ["pydantic-ai-slim[openai,anthropic]==2.78.0", "openai==3.63.0", "anthropic==2.17.0"],
+    "litellm": ["litellm==1.110.2", "openai==3.63.0"],
+    "llamaindex": ["llama-index-llms-openai==0.8.3", "openai==2.54.0"],  # pins openai<3: httpx, not httpx2
+    "instructor": ["instructor[anthropic]==1.17.0", "anthropic==0.93.0", "openai==3.3.0"],  # anthropic 0.x
+}
+
+
+@nox.session(python="3.11", venv_backend="uv|virtualenv")
+@nox.parametrize("framework", list(FRAMEWORK_SETS))
+def frameworks(session: nox.Session, framework: str) -> None:
+    """Frameworks over the SDKs (openai-agents, LangChain, pydantic-ai, litellm, LlamaIndex, instructor) through the
+    loopback gateway, with and without aigw-trace. One venv per pin set; offline once installed. Not part of
+    ``tests``: ``nox -s frameworks`` runs every set, ``nox -s "frameworks(framework='litellm')"`` one. See
+    docs/frameworks.md.
+    """
+    session.install("-e", ".[test-tools]", *FRAMEWORK_SETS[framework])
+    session.run("python", "-c", _VERSIONS, silent=False)
+    session.run(
+        "pytest",
+        "-q",
+        "-rxXf",
+        "--confcutdir=tests/frameworks",
+        f"tests/frameworks/fw_{framework.replace('-', '_')}.py",
+        *session.posargs,
+        env=_OFFLINE,
+    )
+
+
+# Nothing in a framework run may reach past 127.0.0.1: telemetry, cost maps and tracing exporters stay local.
+_OFFLINE = {
+    "AIGW_FRAMEWORKS_OFFLINE": "1",
+    "OPENAI_AGENTS_DISABLE_TRACING": "1",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_TELEMETRY": "False",
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LOGFIRE_SEND_TO_LOGFIRE": "false",
+    "DO_NOT_TRACK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "OTEL_SDK_DISABLED": "false",
+    "OTEL_TRACES_EXPORTER": "none",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
