@@ -39,7 +39,7 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
 }
 """Response headers worth keeping per gateway (``AIGW_TRACE_GATEWAY``), from each gateway's documentation."""
 
-_SECRETISH = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
+_SECRETISH = re.compile(r"auth|key|token|secret|cookie|passw|credential|jwt|bearer|signature", re.IGNORECASE)
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 """An HTTP field name (RFC 9110 token), lower case."""
 

@@ -205,7 +205,9 @@ def _observe_sync(base_stream: Any) -> Any:
                         sink = _ignore
                     yield item
         except GeneratorExit:
-            call.end(outcome="closed")
+            # Only dropping the stream closes this generator (the SDK's close() closes the response, which ends the
+            # call as `closed` first): it was abandoned.
+            call.end(outcome="abandoned")
             inner.close()
             raise
         except BaseException as exc:
@@ -242,7 +244,7 @@ def _observe_async(base_stream: Any) -> Any:
                         sink = _ignore
                     yield item
         except GeneratorExit:
-            call.end(outcome="closed")
+            call.end(outcome="abandoned")
             raise
         except BaseException as exc:
             call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")

@@ -445,17 +445,7 @@ def fold_case(draw: st.DrawFn, family_name: str, avoid: frozenset[str] = frozens
     return FoldCase(family, events, broken)
 
 
-AVOID: frozenset[str] = frozenset(
-    {
-        "chat:choices-shape",
-        "chat:choice-index",
-        "chat:delta-shape",
-        "completions:delta-shape",
-        "completions:choices-shape",
-        "completions:choice-index",
-        "messages:block-shape",
-    }
-)
+AVOID: frozenset[str] = frozenset()
 """Noise kinds (``family:kind``) the fold property leaves out because they expose a known library bug, each pinned
 by a strict-xfail test in ``test_fold.py``: drop an entry when its bug is fixed."""
 

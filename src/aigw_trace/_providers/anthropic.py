@@ -187,6 +187,11 @@ _USAGE_FROM_START = ("input_tokens", "cache_read_input_tokens", "cache_creation_
 _USAGE_FROM_DELTA = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+"""A content block delta's type → the field holding its piece. signature_delta and citations_delta carry nothing
+the conventions have a place for."""
+
+
 class MessageStreamSummary:
     """Folds raw Messages stream events into a ``Message``-shaped summary.
 
@@ -216,22 +221,24 @@ class MessageStreamSummary:
         elif kind == "message_delta":
             self._delta = event
         elif kind == "content_block_start" and self._blocks is not None:
-            self._blocks[event.index] = [event.content_block]
+            index = getattr(event, "index", None)
+            if index.__class__ is int:
+                self._blocks[index] = [getattr(event, "content_block", None)]
 
     def _add_delta(self, event: Any) -> None:
+        # Content capture only: an odd delta costs only its own piece.
         assert self._blocks is not None
-        pieces = self._blocks.get(event.index)
+        index = getattr(event, "index", None)
+        pieces = self._blocks.get(index) if index.__class__ is int else None
         if pieces is None:
             return
-        delta = event.delta
-        kind = delta.type
-        if kind == "text_delta":
-            pieces.append(delta.text)
-        elif kind == "thinking_delta":
-            pieces.append(delta.thinking)
-        elif kind == "input_json_delta":
-            pieces.append(delta.partial_json)
-        # signature_delta and citations_delta carry no content the conventions have a place for
+        delta = getattr(event, "delta", None)
+        kind = getattr(delta, "type", None)
+        field = _DELTA_FIELDS.get(kind) if kind.__class__ is str else None
+        if field is not None:
+            piece = getattr(delta, field, None)
+            if piece.__class__ is str:
+                pieces.append(piece)
 
     def result(self) -> Any:
         start, delta = self._start, self._delta

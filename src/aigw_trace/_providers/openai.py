@@ -217,23 +217,24 @@ class ChatStream:
 
     def add(self, chunk: Any) -> None:
         self._last = chunk
-        choices = chunk.choices
+        choices = getattr(chunk, "choices", None)
         if choices:
             for choice in choices:
-                reason = choice.finish_reason
+                # getattr with defaults: a gateway's odd choice (null, a string) costs only itself.
+                reason = getattr(choice, "finish_reason", None)
                 if reason is not None:
-                    self._finished(chunk, choice.index, reason)
+                    self._finished(chunk, getattr(choice, "index", None), reason)
         else:
             # The usage chunk (`stream_options.include_usage`) has no choices.
             self._take_usage(chunk)
 
-    def _finished(self, chunk: Any, index: int, reason: str) -> None:
+    def _finished(self, chunk: Any, index: Any, reason: str) -> None:
         self._state(index)["finish_reason"] = reason
         # Gateways that report usage without a separate chunk put it on the one that finishes.
         self._take_usage(chunk)
 
     def _take_usage(self, chunk: Any) -> None:
-        usage = chunk.usage
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self._usage = usage
 
@@ -248,21 +249,29 @@ class ChatStream:
 
     @staticmethod
     def _collect(state: dict[str, Any], choice: Any) -> None:
-        delta = choice.delta
+        # Content capture only: every field is checked, since one odd value must not cost the others.
+        delta = getattr(choice, "delta", None)
         if delta is None:
             return
-        if delta.content:
-            state["text"].append(delta.content)
-        for call in delta.tool_calls or ():
-            tool = state["tools"].setdefault(call.index, {"id": None, "name": None, "arguments": []})
-            if call.id:
-                tool["id"] = call.id
-            fn = call.function
+        content = getattr(delta, "content", None)
+        if content.__class__ is str and content:
+            state["text"].append(content)
+        calls = getattr(delta, "tool_calls", None)
+        for call in calls if isinstance(calls, (list, tuple)) else ():
+            index = getattr(call, "index", 0)
+            tool = state["tools"].setdefault(index if index.__class__ is int else 0,
+                                             {"id": None, "name": None, "arguments": []})  # fmt: skip
+            call_id = getattr(call, "id", None)
+            if call_id.__class__ is str and call_id:
+                tool["id"] = call_id
+            fn = getattr(call, "function", None)
             if fn is not None:
-                if fn.name:
-                    tool["name"] = fn.name
-                if fn.arguments:
-                    tool["arguments"].append(fn.arguments)
+                name = getattr(fn, "name", None)
+                if name.__class__ is str and name:
+                    tool["name"] = name
+                arguments = getattr(fn, "arguments", None)
+                if arguments.__class__ is str and arguments:
+                    tool["arguments"].append(arguments)
 
     def result(self) -> Any:
         last = self._last
@@ -291,8 +300,8 @@ class ChatContentStream(ChatStream):
 
     def add(self, chunk: Any) -> None:
         super().add(chunk)
-        for choice in chunk.choices or ():
-            self._collect(self._state(choice.index), choice)
+        for choice in getattr(chunk, "choices", None) or ():
+            self._collect(self._state(getattr(choice, "index", None)), choice)
 
 
 def chat_stream(capture: bool, carried: tuple[str, ...]) -> ChatStream:
@@ -496,8 +505,9 @@ class CompletionStream(ChatStream):
 
     @staticmethod
     def _collect(state: dict[str, Any], choice: Any) -> None:
-        if choice.text:
-            state["text"].append(choice.text)
+        text = getattr(choice, "text", None)
+        if text.__class__ is str and text:
+            state["text"].append(text)
 
     def result(self) -> Any:
         last = self._last
