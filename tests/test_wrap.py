@@ -114,16 +114,16 @@ def test_injection_checks_the_built_headers_when_the_client_keeps_no_default_hea
     # A Stainless-like client without `_custom_headers`: the headers themselves say what the caller set.
     import httpx2
 
-    from aigw_trace import _wrap
+    from aigw_trace import _inject
     from aigw_trace._call import current_call
 
     tracer = aigw_telemetry.tracer_provider.get_tracer("app")
     with tracer.start_as_current_span("outer") as outer:
         fake_call = type("FakeCall", (), {"inject_context": context.get_current(), "session_id": None})()
         theirs = httpx2.Headers({"TraceParent": "00-11111111111111111111111111111111-2222222222222222-01"})
-        _wrap.inject_headers(theirs, fake_call, (), object(), None)  # type: ignore[arg-type]
+        _inject.inject_headers(theirs, fake_call, (), object(), None)  # type: ignore[arg-type]
         empty = httpx2.Headers()
-        _wrap.inject_headers(empty, fake_call, (), object(), None)  # type: ignore[arg-type]
+        _inject.inject_headers(empty, fake_call, (), object(), None)  # type: ignore[arg-type]
     assert current_call() is None
     assert theirs.get_list("traceparent") == ["00-11111111111111111111111111111111-2222222222222222-01"]
     assert parent_of(empty)[1] == ids(outer)[1]
@@ -321,7 +321,7 @@ def test_a_finished_call_leaves_nothing_for_the_cycle_collector(aigw_telemetry, 
 
 
 def test_metric_attribute_sets_are_reused_per_response_model_and_bounded():
-    from aigw_trace._call import MetricAttributes
+    from aigw_trace._metrics import MetricAttributes
 
     base = {A.OPERATION_NAME: "chat", A.REQUEST_MODEL: "gpt-4o"}
     metrics = MetricAttributes(base)

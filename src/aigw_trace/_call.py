@@ -17,9 +17,10 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._content import bounded_json
+from ._content import capture_outputs
 from ._gateway_headers import read_response_headers
 from ._hooks import ResponseInfo
+from ._metrics import MetricAttributes
 from ._providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig, member
 from ._safety import report
 from ._telemetry import Telemetry
@@ -34,42 +35,6 @@ def current_call() -> Call | None:
     """The SDK call in progress in this context, if aigw-trace is tracing one."""
     call = get_current().get(CALL_KEY)
     return call if call.__class__ is Call else None
-
-
-_MAX_RESPONSE_MODELS = 16
-
-MetricSets = tuple["dict[str, AttributeValue]", "dict[str, AttributeValue]", "dict[str, AttributeValue]"]
-"""Attributes of the duration record and of the input and output token records."""
-
-
-class MetricAttributes:
-    """The metric attributes of one client, endpoint and request model, built once per response model.
-
-    The three attribute dicts a call records with differ only by response model (and token type), so they are made
-    once and reused: never mutated, since the metrics SDK may keep the dict it was given. Bounded, because the
-    response model is whatever the server says.
-    """
-
-    __slots__ = ("base", "by_model")
-
-    def __init__(self, base: dict[str, AttributeValue]) -> None:
-        self.base = base
-        self.by_model: dict[Any, MetricSets] = {}
-        """Response model → sets; read directly on the hot path, filled by :meth:`for_response`."""
-
-    def for_response(self, model: Any) -> MetricSets:
-        sets = self.by_model.get(model)
-        if sets is None:
-            attrs = self.base if model is None else {**self.base, A.RESPONSE_MODEL: model}
-            sets = (
-                attrs,
-                {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT},
-                {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_OUTPUT},
-            )
-            if len(self.by_model) >= _MAX_RESPONSE_MODELS:
-                self.by_model.clear()
-            self.by_model[model] = sets
-        return sets
 
 
 def error_type(exc: BaseException) -> str:
@@ -197,7 +162,7 @@ class Call:
                         attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
                         span.set_status(Status(StatusCode.ERROR, "error object in response body"))
                 if self._event_attrs is not None or self._tel.content_on_span:
-                    self._record_output(response, attrs)
+                    capture_outputs(self._tel, ep, response, attrs, self._event_attrs)
 
             # The usual call records with cached attribute sets; an error adds its type to fresh copies.
             response_model = attrs.get(A.RESPONSE_MODEL)
@@ -234,7 +199,7 @@ class Call:
                 output_metric = {**output_metric, A.ERROR_TYPE: etype}
 
             tel = self._tel
-            if self.headers is not None and tel.reads_headers:
+            if self.headers is not None and tel.records_response_headers:
                 try:
                     settings = tel.settings
                     read_response_headers(span, self.headers, settings.response_headers, settings.traceresponse, attrs)
@@ -267,16 +232,3 @@ class Call:
             # The context holds this call and the observer holds the stream that holds it: drop both, so the call
             # is freed as soon as the caller lets go, not left to the cycle collector.
             self.context = self.inject_context = self.observer = None
-
-    def _record_output(self, response: Any, attrs: dict[str, AttributeValue]) -> None:
-        content = self.endpoint.content
-        if content is None:
-            return
-        messages = content.outputs(response)
-        if not messages:
-            return
-        settings = self._tel.settings
-        if settings.content.on_span:
-            attrs[A.OUTPUT_MESSAGES] = bounded_json(messages, settings.content_max_length)[0]
-        if self._event_attrs is not None and settings.content.on_event:
-            self._event_attrs[A.OUTPUT_MESSAGES] = messages

@@ -87,6 +87,8 @@ class Settings:
 
     @property
     def reads_response_headers(self) -> bool:
+        """Whether anything needs the final response's headers: the span (gateway headers, ``traceresponse``) or
+        the response hook. If nothing does, ``_process_response`` is not patched."""
         return bool(self.response_headers) or self.traceresponse or self.response_hook is not None
 
     @classmethod

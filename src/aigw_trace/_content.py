@@ -8,7 +8,17 @@ visible), and if that is not enough the oldest messages are dropped, since the n
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.util.types import AttributeValue
+
+from . import _attributes as A
+from ._safety import report
+
+if TYPE_CHECKING:
+    from ._providers._spec import Endpoint
+    from ._telemetry import Telemetry
 
 _TRUNCATED = "…[truncated]"
 
@@ -69,3 +79,51 @@ def bounded_json(items: list[Any], max_length: int) -> tuple[str, bool]:
     if len(text) > max_length:
         text = _NOTHING_FITS if len(_NOTHING_FITS) <= max_length else "[]"
     return text, True
+
+
+def capture_inputs(
+    tel: Telemetry,
+    endpoint: Endpoint,
+    body: Mapping[str, Any],
+    attrs: dict[str, AttributeValue],
+    event_attrs: dict[str, Any] | None,
+) -> None:
+    assert endpoint.content is not None
+    try:
+        system, messages, tools = endpoint.content.inputs(body)
+    except Exception as exc:
+        report("capturing input content", exc)
+        return
+    settings = tel.settings
+    for key, value in (
+        (A.SYSTEM_INSTRUCTIONS, system),
+        (A.INPUT_MESSAGES, messages),
+        (A.TOOL_DEFINITIONS, tools),
+    ):
+        if not value:
+            continue
+        if settings.content.on_span:
+            attrs[key] = bounded_json(value, settings.content_max_length)[0]
+        if event_attrs is not None and settings.content.on_event:
+            event_attrs[key] = value
+
+
+def capture_outputs(
+    tel: Telemetry,
+    endpoint: Endpoint,
+    response: Any,
+    attrs: dict[str, AttributeValue],
+    event_attrs: dict[str, Any] | None,
+) -> None:
+    """Output messages of ``response`` (or a stream's summary) onto the span and the inference-details event."""
+    content = endpoint.content
+    if content is None:
+        return
+    messages = content.outputs(response)
+    if not messages:
+        return
+    settings = tel.settings
+    if settings.content.on_span:
+        attrs[A.OUTPUT_MESSAGES] = bounded_json(messages, settings.content_max_length)[0]
+    if event_attrs is not None and settings.content.on_event:
+        event_attrs[A.OUTPUT_MESSAGES] = messages

@@ -346,7 +346,7 @@ def traced_stream_class(stream_cls: Any, is_async: bool) -> Any:
 def trace_own_stream(is_async: bool) -> Any:
     """For a stream helper that builds its own SDK stream from the response (``self._raw_stream``) instead of taking
     the one the SDK's request returned (anthropic 0.x up to about 0.4x): make the one it builds a traced one, so the
-    call still sees each event. Returns a ``make`` for :func:`aigw_trace._wrap.patch` of the helper's ``__init__``."""
+    call still sees each event. Returns a ``make`` for :func:`aigw_trace._patch.patch` of the helper's ``__init__``."""
 
     def make(original: Any) -> Any:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -20,12 +20,11 @@ class Telemetry:
     """Tracer, histograms and event logger, plus the resolved settings: everything a call records through."""
 
     __slots__ = (
-        "chunk_timing",
         "content_on_event",
         "content_on_span",
         "duration",
         "logger",
-        "reads_headers",
+        "records_response_headers",
         "settings",
         "time_per_chunk",
         "tokens",
@@ -61,7 +60,6 @@ class Telemetry:
             description="Time from the request to the first chunk of a streamed response",
             explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS),
         )
-        self.chunk_timing = settings.time_per_output_chunk
         self.time_per_chunk: Histogram | None = (
             meter.create_histogram(
                 A.METRIC_TIME_PER_OUTPUT_CHUNK,
@@ -79,4 +77,5 @@ class Telemetry:
         # Read on every call: resolved once here.
         self.content_on_span = settings.content.on_span
         self.content_on_event = settings.content.on_event and self.logger is not None
-        self.reads_headers = bool(settings.response_headers) or settings.traceresponse
+        # Whether the span gets response headers (gateway headers, traceresponse); the hook alone needs none there.
+        self.records_response_headers = bool(settings.response_headers) or settings.traceresponse

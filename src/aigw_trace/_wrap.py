@@ -17,13 +17,12 @@ is left out when nothing reads them. Each patch is a plain function installed by
 
 from __future__ import annotations
 
-import functools
 import importlib
 import json
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from opentelemetry import baggage, propagate
+from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -31,17 +30,18 @@ from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._call import CALL_KEY, Call, MetricAttributes
-from ._content import bounded_json
+from ._call import CALL_KEY, Call
+from ._content import capture_inputs
 from ._hooks import RequestInfo
+from ._inject import inject_headers
+from ._metrics import MetricAttributes
+from ._patch import patch
 from ._providers._spec import Endpoint, Provider
 from ._safety import report
 from ._scope import scoped_attributes
 from ._streams import keep_isinstance, traced_stream_class, watch_body
 from ._telemetry import Telemetry
 
-_TRACEPARENT = "traceparent"
-_TRACESTATE = "tracestate"
 _MAX_CONSTANTS_PER_CLIENT = 64
 _NO_BODY: Mapping[str, Any] = {}
 _SPAN_KEY = next(iter(set_span_in_context(INVALID_SPAN, Context())))
@@ -182,7 +182,7 @@ class Instrumentation:
                 if tel.logger is not None:
                     event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
                 if tel.content_on_span or tel.content_on_event:
-                    _capture_inputs(tel, endpoint, body, attrs, event_attrs)
+                    capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
             span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
             accumulator = (
@@ -379,29 +379,6 @@ class Instrumentation:
         return _process_response
 
 
-def patch(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> Callable[[], None]:
-    """Replace ``owner.name`` with ``make(original)`` and return the undo.
-
-    A plain function rather than a ``wrapt`` proxy: these run on every SDK request, where a proxy's per-call binding
-    and argument repacking cost more than the replacement's own work. ``functools.wraps`` keeps the name, docstring,
-    signature and ``__wrapped__`` for ``inspect`` and other tools. The undo puts the original back only if ours is
-    still the one in place; under someone else's later patch ours stays, inert once uninstalled.
-    """
-    original = getattr(owner, name)
-    owned = name in vars(owner)
-    replacement = functools.wraps(original)(make(original))
-    setattr(owner, name, replacement)
-
-    def undo() -> None:
-        if vars(owner).get(name) is replacement:
-            if owned:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)
-
-    return undo
-
-
 def _suppression_keys() -> tuple[Any, Any] | None:
     """The context keys ``suppress_instrumentation()`` sets, so ``begin`` checks them in the context it reads anyway
     (the helper's two ``get_value`` calls cost more than everything else there); ``None`` if they ever move, and the
@@ -416,40 +393,6 @@ def _suppression_keys() -> tuple[Any, Any] | None:
 
 
 _SUPPRESS_KEYS = _suppression_keys()
-
-
-def inject_headers(
-    headers: Any, call: Call, session_headers: tuple[str, ...] = (), client: Any = None, options: Any = None
-) -> None:
-    """Add the call's trace context to one attempt's headers through the global propagators.
-
-    A header the caller set wins: theirs is kept, and a caller's ``traceparent`` also keeps our ``tracestate`` out,
-    since the two only make sense together. What the caller set is read from the two small dicts it can come from,
-    the client's ``default_headers`` and the call's ``extra_headers`` (``Omit``-ted names included: an omitted
-    ``traceparent`` is a request for none), rather than from ``headers``, where every lookup scans and decodes them
-    all; only a client that does not keep its default headers where the Stainless template does is checked there.
-    """
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=call.inject_context)
-    if call.session_id is not None:
-        for name in session_headers:
-            carrier[name] = call.session_id
-    custom = getattr(client, "_custom_headers", None)
-    taken: Container[str]
-    if custom.__class__ is not dict and not isinstance(custom, Mapping):
-        taken = headers
-    else:
-        extra = getattr(options, "headers", None)
-        if not custom and not extra:
-            for key, value in carrier.items():
-                headers[key] = value
-            return
-        taken = {str(name).lower() for name in (*custom, *(extra or ()))}
-    if _TRACEPARENT in carrier and _TRACEPARENT in taken:
-        carrier.pop(_TRACESTATE, None)
-    for key, value in carrier.items():
-        if key.lower() not in taken:  # a propagator may name its header in capitals
-            headers[key] = value
 
 
 def _classes_present(names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
@@ -483,30 +426,3 @@ def _server_attributes(url: Any) -> dict[str, AttributeValue]:
         if port is not None:
             attrs[A.SERVER_PORT] = port
     return attrs
-
-
-def _capture_inputs(
-    tel: Telemetry,
-    endpoint: Endpoint,
-    body: Mapping[str, Any],
-    attrs: dict[str, AttributeValue],
-    event_attrs: dict[str, Any] | None,
-) -> None:
-    assert endpoint.content is not None
-    try:
-        system, messages, tools = endpoint.content.inputs(body)
-    except Exception as exc:
-        report("capturing input content", exc)
-        return
-    settings = tel.settings
-    for key, value in (
-        (A.SYSTEM_INSTRUCTIONS, system),
-        (A.INPUT_MESSAGES, messages),
-        (A.TOOL_DEFINITIONS, tools),
-    ):
-        if not value:
-            continue
-        if settings.content.on_span:
-            attrs[key] = bounded_json(value, settings.content_max_length)[0]
-        if event_attrs is not None and settings.content.on_event:
-            event_attrs[key] = value

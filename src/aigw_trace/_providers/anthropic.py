@@ -415,7 +415,7 @@ def _native_span(original: Callable[..., Any]) -> Callable[..., Any]:
 def _take_the_native_span_place() -> Callable[[], None]:
     import anthropic._base_client as base
 
-    from .._wrap import patch
+    from .._patch import patch
 
     if callable(getattr(base, "start_api_call_span", None)):
         return patch(base, "start_api_call_span", _native_span)
@@ -440,8 +440,8 @@ one from its response (its ``__init__`` takes ``response``); later releases take
 
 
 def _trace_helper_streams() -> list[Callable[[], None]]:
+    from .._patch import patch
     from .._streams import trace_own_stream
-    from .._wrap import patch
 
     undo = []
     for module_name, class_name, is_async in _HELPERS_BUILDING_THEIR_OWN_STREAM:
