@@ -1,7 +1,7 @@
 """The ``anthropic`` SDK (0.40 to 2.x), described as data for the shared machinery.
 
-anthropic 1.14 and later trace themselves: ``request()`` starts one CLIENT span per API call (``anthropic.messages.create``, …)
-through the module-level ``start_api_call_span`` of ``anthropic._base_client``, and injects that span's context into
+anthropic 1.14 and later trace themselves: ``request()`` starts one CLIENT span per API call
+(``anthropic.messages.create``, …) through the module-level ``start_api_call_span`` of ``anthropic._base_client``, and injects that span's context into
 each attempt. aigw-trace takes that span's place rather than adding a second one: while one of our calls is current,
 ``start_api_call_span`` answers ``None``, which is the SDK's own "no span for this call" signal, so the SDK makes no
 span and injects nothing; the shared machinery makes the one span and injects it. Why, and what changes for a user
