@@ -2,16 +2,16 @@
 
 anthropic 1.14 and later trace themselves: ``request()`` starts one CLIENT span per API call
 (``anthropic.messages.create``, …) through the module-level ``start_api_call_span`` of ``anthropic._base_client``,
-and injects that span's context into each attempt. aigw-trace takes that span's place rather than adding a second one: while one of our calls is current,
-``start_api_call_span`` answers ``None``, which is the SDK's own "no span for this call" signal, so the SDK makes no
-span and injects nothing; the shared machinery makes the one span and injects it. Why, and what changes for a user
-of the native tracing, is in ``docs/anthropic.md``.
+and injects that span's context into each attempt. aigw-trace takes that span's place rather than adding a second
+one: while one of our calls is current, ``start_api_call_span`` answers ``None``, which is the SDK's own "no span
+for this call" signal, so the SDK makes no span and injects nothing; the shared machinery makes the one span and
+injects it. Why, and what changes for a user of the native tracing, is in ``docs/anthropic.md``.
 
-From 1.x every SDK method names its call (``options.span_name``), so calls are routed by that name with one dict lookup: the
-Messages API (``create``, ``stream()``, ``parse``, stable and beta) is a ``chat`` with full tables; every other
-method gets a plain CLIENT span whose operation is the method's name (``messages.count_tokens``,
-``messages.batches.create``, ``files.list``). A request made outside the SDK's methods (``client.post(...)``) has no
-such name and is routed by its path.
+From 1.x every SDK method names its call (``options.span_name``), so calls are routed by that name with one dict
+lookup: the Messages API (``create``, ``stream()``, ``parse``, stable and beta) is a ``chat`` with full tables;
+every other method gets a plain CLIENT span whose operation is the method's name (``messages.count_tokens``,
+``messages.batches.create``, ``files.list``). A request without such a name (anthropic 0.x, or ``client.post(...)``)
+is routed by its path.
 """
 
 from __future__ import annotations
