@@ -55,6 +55,9 @@ class Call:
     """The final HTTP response's headers, once seen."""
     observer: Any = None
     """The stream-observing generator, once a stream is being observed."""
+    hides_usage_chunk = False
+    """True when aigw-trace asked for the stream's usage (the ``stream_usage`` option): its usage-only chunk is
+    folded but not handed to the app, which sees what it would see without the option."""
     wants_body = False
     """True when nobody will parse the response for us (raw streaming response of a JSON endpoint)."""
     _ended = False

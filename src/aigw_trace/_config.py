@@ -72,6 +72,7 @@ class Settings:
     emit_event: bool = False
     content_max_length: int = 65536
     time_per_output_chunk: bool = False
+    stream_usage: bool = False
     propagate: bool = True
     inject_hosts: HostFilter | None = None
     """``None``: inject wherever the SDK sends."""
@@ -117,6 +118,7 @@ class Settings:
             emit_event=cast(bool, values["emit_event"]),
             content_max_length=cast(int, values["content_max_length"]),
             time_per_output_chunk=cast(bool, values["time_per_output_chunk"]),
+            stream_usage=cast(bool, values["stream_usage"]),
             propagate=cast(bool, values["propagate"]),
             inject_hosts=HostFilter(hosts) if hosts else None,
             # Both name lists were checked above, so this cannot raise.

@@ -285,6 +285,15 @@ OPTIONS: tuple[Option, ...] = (
         "time_per_output_chunk",
     ),
     Option(
+        "stream_usage",
+        BOOL,
+        False,
+        "AIGW_TRACE_STREAM_USAGE",
+        "ask OpenAI chat and completion streams for their token usage (`stream_options.include_usage`) when the "
+        "caller did not; the extra usage chunk is kept from the app",
+        "stream_usage",
+    ),
+    Option(
         "propagate",
         BOOL,
         True,

@@ -186,6 +186,9 @@ def _observe_sync(base_stream: Any) -> Any:
         if call is None:
             yield from inner
             return
+        if call.hides_usage_chunk:
+            yield from _without_usage_chunk(inner, call)
+            return
         try:
             sink = None
             for item in inner:
@@ -226,6 +229,10 @@ def _observe_async(base_stream: Any) -> Any:
             async for item in inner:
                 yield item
             return
+        if call.hides_usage_chunk:
+            async for item in _without_usage_chunk_async(inner, call):
+                yield item
+            return
         try:
             sink = None
             async for item in inner:
@@ -256,6 +263,60 @@ def _observe_async(base_stream: Any) -> Any:
 
 def _ignore(item: Any) -> None:
     pass
+
+
+def _usage_only(item: Any) -> bool:
+    """The chunk ``stream_options.include_usage`` adds at the end: no choices, only usage."""
+    return not getattr(item, "choices", None) and getattr(item, "usage", None) is not None
+
+
+def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
+    """The observer for a stream whose usage aigw-trace asked for: every item is folded, the usage-only chunk is
+    not yielded. A path of its own, so the usual stream pays nothing for the check."""
+    sink: Any = None
+    try:
+        for item in inner:
+            if sink is None:
+                sink = call.first_chunk(item) or _ignore
+            else:
+                try:
+                    sink(item)
+                except Exception as exc:
+                    _chunk_failed(exc)
+                    sink = _ignore
+            if not _usage_only(item):
+                yield item
+    except GeneratorExit:
+        call.end(outcome="abandoned")
+        inner.close()  # type: ignore[attr-defined]
+        raise
+    except BaseException as exc:
+        call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
+        raise
+    call.end()
+
+
+async def _without_usage_chunk_async(inner: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+    sink: Any = None
+    try:
+        async for item in inner:
+            if sink is None:
+                sink = call.first_chunk(item) or _ignore
+            else:
+                try:
+                    sink(item)
+                except Exception as exc:
+                    _chunk_failed(exc)
+                    sink = _ignore
+            if not _usage_only(item):
+                yield item
+    except GeneratorExit:
+        call.end(outcome="abandoned")
+        raise
+    except BaseException as exc:
+        call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
+        raise
+    call.end()
 
 
 def _closed_by_caller(stream: Any) -> None:

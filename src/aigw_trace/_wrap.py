@@ -164,8 +164,11 @@ class Instrumentation:
                 name = specifics.span_name or name
             endpoint.read_request(body, attrs)
             stream = bool(kwargs.get("stream"))
+            hides_usage_chunk = False
             if stream:
                 attrs[A.REQUEST_STREAM] = True
+                if endpoint.stream_usage_option is not None and tel.settings.stream_usage:
+                    hides_usage_chunk = ask_for_stream_usage(options, endpoint.stream_usage_option)
                 stream_cls = kwargs.get("stream_cls")
                 if stream_cls is not None:
                     origin = getattr(stream_cls, "__origin__", stream_cls)
@@ -191,6 +194,8 @@ class Instrumentation:
                 else None
             )
             call = Call(tel, endpoint, span, metrics, stream, accumulator, event_attrs)
+            if hides_usage_chunk:
+                call.hides_usage_chunk = True
             # One context carries both the span (so it is current, and what is injected) and the call.
             call.context = call.inject_context = Context({**ctx, _SPAN_KEY: span, CALL_KEY: call})
             if scoped or tel.settings.request_hook is not None:
@@ -426,3 +431,31 @@ def _server_attributes(url: Any) -> dict[str, AttributeValue]:
         if port is not None:
             attrs[A.SERVER_PORT] = port
     return attrs
+
+
+_RAW_RESPONSE_HEADER = "x-stainless-raw-response"
+"""Set by ``with_raw_response``/``with_streaming_response``: the caller may read the raw bytes, which cannot be
+filtered, so no usage chunk is asked for on their behalf."""
+
+
+def ask_for_stream_usage(options: Any, path: tuple[str, ...]) -> bool:
+    """Ask this streamed request for its usage (``path``: ``("stream_options", "include_usage")``) unless the caller
+    decided either way or reads the raw response; the request's body is replaced, never the caller's dict changed.
+    Returns whether it asked."""
+    headers = getattr(options, "headers", None)
+    if isinstance(headers, Mapping) and any(str(k).lower() == _RAW_RESPONSE_HEADER for k in headers):
+        return False
+    body = options.json_data
+    if not isinstance(body, Mapping) or len(path) != 2:
+        return False
+    outer, key = path
+    extra = getattr(options, "extra_json", None)
+    if isinstance(extra, Mapping) and outer in extra:
+        return False  # set through extra_body, which the SDK sends over the body
+    inner = body.get(outer)
+    if inner is None:
+        inner = {}
+    elif not isinstance(inner, Mapping) or key in inner:
+        return False  # the caller's own choice (or an odd value): left as it is
+    options.json_data = {**body, outer: {**inner, key: True}}
+    return True

@@ -297,6 +297,9 @@ class Endpoint:
     stream: Callable[[bool, tuple[str, ...]], StreamAccumulator] | None = None
     """Builds an accumulator for one stream, given whether content is being captured and :attr:`carried`."""
     content: Content | None = None
+    stream_usage_option: Path | None = None
+    """Where a streamed request asks for its token usage (a boolean at this body path), for the ``stream_usage``
+    option: set when the caller left it out, and the usage-only chunk it adds is kept from the app."""
     span_name: str | None = None
     """Fixed span name for endpoints without a model (otherwise ``"{operation} {model}"``)."""
 

@@ -343,6 +343,7 @@ CHAT = Endpoint(
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
     error="error",
+    stream_usage_option=("stream_options", "include_usage"),
     stream=chat_stream,
     content=Content(inputs=_chat_inputs, outputs=_chat_outputs),
 )

@@ -110,6 +110,7 @@ COMPLETIONS = Endpoint(
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
     error="error",
+    stream_usage_option=("stream_options", "include_usage"),
     stream=completion_stream,
     content=Content(inputs=_completion_inputs, outputs=_completion_outputs),
 )
