@@ -44,7 +44,13 @@ def tests_sdks(session: nox.Session, sdks: str) -> None:
     Pythons not on PATH: with pyenv, ``export PYENV_VERSION=3.11.7:3.10.13:3.12.1:3.13.0`` first.
     """
     session.install("-e", ".[test-tools]", *SDK_SETS[sdks])
-    session.run("python", "-c", _VERSIONS, silent=False)
+    before = session.run("python", "-c", _VERSIONS, silent=True)
+    # The extras span the supported ranges: installing them must not move the SDKs this set pinned.
+    session.install("-e", ".[openai,anthropic]")
+    after = session.run("python", "-c", _VERSIONS, silent=True)
+    if before != after:
+        session.error(f"installing aigw-trace[openai,anthropic] moved the SDKs: {before!r} -> {after!r}")
+    print(after)
     session.run("pytest", "-q", "--confcutdir=tests/sdks", *SDK_TESTS, *session.posargs)
 
 
