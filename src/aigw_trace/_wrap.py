@@ -70,21 +70,22 @@ class Instrumentation:
         if self.installed:
             return
         p = self.provider
-        streams = importlib.import_module(p.stream_module)
-        self._async_stream = getattr(streams, p.async_stream)
-        self._stream_bases = (getattr(streams, p.sync_stream), self._async_stream)
-        self._raw_bases = tuple(_classes_present(p.raw_response_classes))
-        base = importlib.import_module(p.base_client_module)
+        layout = p.layout
+        streams = importlib.import_module(f"{p.package}.{layout.stream_module}")
+        self._async_stream = getattr(streams, layout.async_stream)
+        self._stream_bases = (getattr(streams, layout.sync_stream), self._async_stream)
+        self._raw_bases = tuple(_classes_present(p.package, layout.raw_responses))
+        base = importlib.import_module(f"{p.package}.{layout.base_client_module}")
         patches: list[tuple[str, str, Callable[[Any], Callable[..., Any]]]] = [
-            (p.sync_client, "request", self._request_sync),
-            (p.async_client, "request", self._request_async),
+            (layout.sync_client, "request", self._request_sync),
+            (layout.async_client, "request", self._request_async),
         ]
         if self.tel.settings.propagate:  # with injection off, there is nothing to do per attempt
             patches.append(("BaseClient", "_build_request", self._build_request))
         if self.tel.settings.reads_response_headers:
             patches += [
-                (p.sync_client, "_process_response", self._process_response),
-                (p.async_client, "_process_response", self._process_response),
+                (layout.sync_client, "_process_response", self._process_response),
+                (layout.async_client, "_process_response", self._process_response),
             ]
         for cls_name, method, make in patches:
             self._undo.append(patch(getattr(base, cls_name), method, make))
@@ -400,11 +401,11 @@ def _suppression_keys() -> tuple[Any, Any] | None:
 _SUPPRESS_KEYS = _suppression_keys()
 
 
-def _classes_present(names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
-    """The classes of ``(module, class)`` pairs that the installed SDK version has (each version has a subset)."""
+def _classes_present(package: str, names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
+    """The classes of ``(module, class)`` pairs in ``package`` that the installed release has (each has a subset)."""
     for module_name, class_name in names:
         try:
-            cls = getattr(importlib.import_module(module_name), class_name)
+            cls = getattr(importlib.import_module(f"{package}.{module_name}"), class_name)
         except (ImportError, AttributeError):
             continue
         if isinstance(cls, type):

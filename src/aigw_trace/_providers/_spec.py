@@ -395,6 +395,27 @@ Route = Callable[[Any], "Endpoint | Specifics | None"]
 
 
 @dataclass(frozen=True)
+class StainlessLayout:
+    """Where an SDK generated from the Stainless template keeps what aigw-trace patches, relative to its package.
+
+    Every release of both SDKs (openai 1.26 to 3.x, anthropic 0.40 to 2.x) has this layout; it is declared once here,
+    and a provider states it only if its SDK differs."""
+
+    base_client_module: str = "_base_client"
+    sync_client: str = "SyncAPIClient"
+    async_client: str = "AsyncAPIClient"
+    stream_module: str = "_streaming"
+    sync_stream: str = "Stream"
+    async_stream: str = "AsyncStream"
+    raw_responses: tuple[tuple[str, str], ...] = (
+        ("_response", "BaseAPIResponse"),
+        ("_legacy_response", "LegacyAPIResponse"),
+    )
+    """(module, class) of the raw-response wrappers (``with_raw_response``, ``with_streaming_response``); a release
+    keeps a subset (anthropic 1.x dropped ``_legacy_response``), and those it lacks are skipped."""
+
+
+@dataclass(frozen=True)
 class Provider:
     """An SDK generated from the Stainless template, and how to recognise its calls."""
 
@@ -406,20 +427,14 @@ class Provider:
     """The releases traced, as a requirement (``"openai >= 1.26.0, < 4"``): the one place the range is stated. The
     package's extras and ``instruments-any`` metadata repeat it (a test keeps them equal), ``instrument()`` skips
     any other release with one line, and ``opentelemetry-instrument`` reads it from the metadata."""
-    base_client_module: str
-    sync_client: str
-    async_client: str
-    stream_module: str
-    sync_stream: str
-    async_stream: str
     route: Route
     """The SDK's ``FinalRequestOptions`` (``method``, ``url``, ``json_data``, …) → endpoint (with :class:`Specifics`
     when the call names ids of its own), or ``None`` for calls this provider does not trace. Runs on every call:
     keep it a dict lookup where possible, and never build an :class:`Endpoint` in it."""
+    layout: StainlessLayout = StainlessLayout()
+    """Where the generated SDK keeps what is patched; the template's own layout unless an SDK differs."""
     provider_name: Callable[[Any], str] | None = None
     """Per client class (result cached by class): e.g. ``azure.ai.openai`` for the Azure client."""
-    raw_response_classes: Sequence[tuple[str, str]] = ()
-    """(module, class) of the SDK's raw-response wrappers (``with_raw_response``, ``with_streaming_response``)."""
     extra_setup: Callable[[Any], Callable[[], None]] | None = None
     """Optional SDK-specific patching, given the live instrumentation; returns its undo function."""
 

@@ -469,17 +469,7 @@ PROVIDER = Provider(
     package="anthropic",
     # 0.40 is the oldest release whose own default client works with current httpx (0.28 dropped `proxies=`).
     supported="anthropic >= 0.40.0, < 3",
-    base_client_module="anthropic._base_client",
-    sync_client="SyncAPIClient",
-    async_client="AsyncAPIClient",
-    stream_module="anthropic._streaming",
-    sync_stream="Stream",
-    async_stream="AsyncStream",
     route=route,
     provider_name=_provider_name,
-    raw_response_classes=(
-        ("anthropic._response", "BaseAPIResponse"),
-        ("anthropic._legacy_response", "LegacyAPIResponse"),  # 0.x's with_raw_response
-    ),
     extra_setup=_version_specific_setup,
 )

@@ -45,16 +45,6 @@ PROVIDER = Provider(
     package="openai",
     # 1.26 is the first release with stream_options.include_usage, so a streamed chat can report its tokens.
     supported="openai >= 1.26.0, < 4",
-    base_client_module="openai._base_client",
-    sync_client="SyncAPIClient",
-    async_client="AsyncAPIClient",
-    stream_module="openai._streaming",
-    sync_stream="Stream",
-    async_stream="AsyncStream",
     route=route,
     provider_name=_provider_name,
-    raw_response_classes=(
-        ("openai._response", "BaseAPIResponse"),
-        ("openai._legacy_response", "LegacyAPIResponse"),
-    ),
 )
