@@ -29,6 +29,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import _attributes as A
 from .._call import current_call
+from .._safety import report
 from ._spec import (
     Content,
     Endpoint,
@@ -187,6 +188,10 @@ _USAGE_FROM_START = ("input_tokens", "cache_read_input_tokens", "cache_creation_
 _USAGE_FROM_DELTA = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
+def _str(value: Any) -> str:
+    return value if value.__class__ is str else ""
+
+
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
 """A content block delta's type → the field holding its piece. signature_delta and citations_delta carry nothing
 the conventions have a place for."""
@@ -262,8 +267,16 @@ class MessageStreamSummary:
             **{key: dig(start, (key,)) for key in self._carried},
             "stop_reason": stop_reason,
             "usage": usage or None,
-            "content": self._content(),
+            "content": self._content_or_none(),
         }
+
+    def _content_or_none(self) -> list[Any] | None:
+        # Content is the opt-in part: if it cannot be assembled, the rest of the summary still stands.
+        try:
+            return self._content()
+        except Exception as exc:
+            report("assembling streamed content", exc)
+            return None
 
     def _content(self) -> list[Any] | None:
         if self._blocks is None or self._start is None:  # nothing was said: no output message, not an empty one
@@ -274,9 +287,9 @@ class MessageStreamSummary:
             kind = dig(block, ("type",))
             text = "".join(pieces)
             if kind == "text":
-                blocks.append({"type": "text", "text": (dig(block, ("text",)) or "") + text})
+                blocks.append({"type": "text", "text": _str(dig(block, ("text",))) + text})
             elif kind == "thinking":
-                blocks.append({"type": "thinking", "thinking": (dig(block, ("thinking",)) or "") + text})
+                blocks.append({"type": "thinking", "thinking": _str(dig(block, ("thinking",))) + text})
             elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
                 arguments: Any = dig(block, ("input",))
                 if text:
