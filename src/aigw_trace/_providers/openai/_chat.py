@@ -210,7 +210,7 @@ class ChatStream:
     def add(self, chunk: Any) -> None:
         self._last = chunk
         choices = getattr(chunk, "choices", None)
-        if choices:
+        if choices and choices.__class__ is list:
             for choice in choices:
                 # getattr with defaults: a gateway's odd choice (null, a string) costs only itself.
                 reason = getattr(choice, "finish_reason", None)
@@ -292,8 +292,10 @@ class ChatContentStream(ChatStream):
 
     def add(self, chunk: Any) -> None:
         super().add(chunk)
-        for choice in getattr(chunk, "choices", None) or ():
-            self._collect(self._state(getattr(choice, "index", None)), choice)
+        choices = getattr(chunk, "choices", None)
+        if choices.__class__ is list:
+            for choice in choices:
+                self._collect(self._state(getattr(choice, "index", None)), choice)
 
 
 def chat_stream(capture: bool, carried: tuple[str, ...]) -> ChatStream:
