@@ -1,4 +1,5 @@
-"""Project tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s tests-sdks``."""
+"""Project tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s tests-sdks``,
+``nox -s bench-peers``, ``nox -s bench-scale``."""
 
 from __future__ import annotations
 
@@ -86,3 +87,22 @@ def bench_instructions(session: nox.Session) -> None:
     """The same comparison in CPU instructions under valgrind (deterministic; needs valgrind, takes minutes)."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/instructions.py", *session.posargs)
+
+
+@nox.session(name="bench-peers", python="3.11")
+def bench_peers(session: nox.Session) -> None:
+    """aigw-trace against the other instrumentations, one uv virtualenv per peer (needs uv and valgrind; ~20 min).
+
+    Arguments after ``--`` go to benchmarks/peers.py: ``--peers openai-v2 anthropic-native``,
+    ``--scenarios chat message``, ``--no-instructions``. Prints a table, writes benchmarks/results/peers.json.
+    """
+    session.install("packaging")
+    session.run("python", "benchmarks/peers.py", *session.posargs)
+
+
+@nox.session(name="bench-scale")
+def bench_scale(session: nox.Session) -> None:
+    """Throughput with vs without aigw-trace (1,000 async streams on one loop; 32 threads, one client), import and
+    instrument() time and RSS. Figures only, nothing asserted; writes benchmarks/results/scale.json."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/scale.py", *session.posargs)
