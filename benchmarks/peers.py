@@ -54,9 +54,12 @@ class Peer:
 
 PEERS = {
     "aigw-trace": Peer([], OPENAI + ANTHROPIC),
-    "openai-v2": Peer(["opentelemetry-instrumentation-openai-v2"], OPENAI,
-                      # 2.4b0 imports opentelemetry.util.genai.instruments, which util-genai 1.1b0 removed.
-                      fixes=["opentelemetry-util-genai<1.1"]),  # fmt: skip
+    "openai-v2": Peer(
+        ["opentelemetry-instrumentation-openai-v2"],
+        OPENAI,
+        # 2.4b0 imports opentelemetry.util.genai.instruments, which util-genai 1.1b0 removed.
+        fixes=["opentelemetry-util-genai<1.1"],
+    ),
     "genai-openai": Peer(["opentelemetry-instrumentation-genai-openai"], OPENAI),
     "genai-anthropic": Peer(["opentelemetry-instrumentation-genai-anthropic"], ANTHROPIC),
     "openinference-openai": Peer(["openinference-instrumentation-openai"], OPENAI),
@@ -176,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         setups[peer] = setup(peer, scenarios, args.python)
         state = setups[peer].get("sdk_set") or "NOT MEASURED"
-        print(f"{peer}: {state}" + "".join(f"\n  {a['sdk_set']}{' + ' + a['extra_pin'] if a['extra_pin'] else ''}: "
-                                           f"{a['failed']}" for a in setups[peer]["attempts"] if "failed" in a))  # fmt: skip
+        print(f"{peer}: {state}", flush=True)
+        for a in setups[peer]["attempts"]:
+            if "failed" in a:
+                print(f"  {a['sdk_set']}{' + ' + a['extra_pin'] if a['extra_pin'] else ''}: {a['failed']}", flush=True)
 
     # What each call records, then wall time (sequentially, nothing else running), then instructions in parallel.
     results: dict[str, dict[str, Any]] = {}

@@ -41,8 +41,8 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             match = re.search(rb"(?i)content-length:\s*(\d+)", head)
             body = await reader.readexactly(int(match.group(1))) if match else b""
             stream = b'"stream":true' in body.replace(b" ", b"")
-            content, ctype = (bench.CHAT_STREAM_BODY, b"text/event-stream") if stream else (bench.CHAT_BODY,
-                                                                                              b"application/json")  # fmt: skip
+            content = bench.CHAT_STREAM_BODY if stream else bench.CHAT_BODY
+            ctype = b"text/event-stream" if stream else b"application/json"
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: " + ctype + b"\r\ncontent-length: "
                          + str(len(content)).encode() + b"\r\n\r\n" + content)  # fmt: skip
             await writer.drain()
@@ -120,7 +120,7 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
     out: dict[str, Any] = {}
     for name, run in (
         (f"async: {streams} concurrent streams", lambda: loop.run_until_complete(_async_round(aclient, streams))),
-        (f"threads: {threads} threads × {calls} calls, one client", lambda: _thread_round(sclient, threads, calls)),
+        (f"threads: {threads} threads x {calls} calls, one client", lambda: _thread_round(sclient, threads, calls)),
     ):
         run()  # warm up: connections open, code paths hot
         samples: dict[str, list[float]] = {"bare": [], "aigw-trace": []}
@@ -170,7 +170,7 @@ def startup(runs: int) -> dict[str, Any]:
     out["cold_import_ms (-X importtime, nothing imported before)"] = statistics.median(cold)
     print(f"import aigw_trace after the SDKs: {out['import_ms']:.1f} ms, +{out['import_rss_kb'] / 1024:.1f} MB RSS; "
           f"instrument(): {out['instrument_ms']:.1f} ms, +{out['instrument_rss_kb'] / 1024:.1f} MB RSS; "
-          f"cold import (-X importtime): {statistics.median(cold):.1f} ms  (medians of {runs} interpreters)")  # fmt: skip
+          f"cold import (-X importtime): {statistics.median(cold):.1f} ms ({runs} runs)")  # fmt: skip
     return out
 
 

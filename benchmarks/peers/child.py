@@ -33,14 +33,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench  # noqa: E402  (the canned bodies and messages; bench.py needs httpx2, which every venv here has)
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import aigw_trace  # noqa: E402
+import aigw_trace
+import bench
 
 INSTRUMENTORS = {
     "openai-v2": "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor",
@@ -244,7 +244,9 @@ def info(peer: str) -> dict[str, Any]:
     }
     if peer in peer_dists:
         dists.append(peer_dists[peer])
-        out["declares"] = [r for r in metadata.requires(peer_dists[peer]) or [] if r.startswith(("openai", "anthropic"))]
+        out["declares"] = [
+            r for r in metadata.requires(peer_dists[peer]) or [] if r.startswith(("openai", "anthropic"))
+        ]
     for dist in dists:
         try:
             out["versions"][dist] = metadata.version(dist)
@@ -269,7 +271,7 @@ def record(peer: str, scenarios: Sequence[str]) -> dict[str, Any]:
         TRACEPARENTS.clear()
         try:
             h.call(scenario, config)()
-        except Exception as exc:  # noqa: BLE001  (a peer that breaks the call is a finding, reported as such)
+        except Exception as exc:
             out[scenario] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             h.toggle("bare")
             continue
@@ -296,7 +298,8 @@ def record(peer: str, scenarios: Sequence[str]) -> dict[str, Any]:
             "content": any(
                 _has_text(v, "Say something") or _has_text(v, "quick brown fox")
                 for s in spans
-                for v in list((s.attributes or {}).values()) + [a for e in s.events for a in (e.attributes or {}).values()]
+                for v in list((s.attributes or {}).values())
+                + [a for e in s.events for a in (e.attributes or {}).values()]
             ),
         }
     return out
