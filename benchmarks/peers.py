@@ -166,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-instructions", action="store_true", help="skip callgrind")
     parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
+    parser.add_argument("--markdown", type=Path, help="print the table of a results file as markdown, and stop")
     args = parser.parse_args(argv)
+    if args.markdown:
+        _markdown(json.loads(args.markdown.read_text()))
+        return 0
     count_on = not args.no_instructions and shutil.which("valgrind") is not None
     if not args.no_instructions and not count_on:
         print("valgrind not found: wall time only")
@@ -289,6 +293,42 @@ def _table(results: dict[str, dict[str, Any]], setups: dict[str, dict[str, Any]]
                   f"{'yes' if rec['traceparent'] else 'no':<3} {'yes' if rec['content'] else 'no'}")  # fmt: skip
     print("instr+ / wall+: added per call vs the bare SDK in the same venv; ratio: peer's instr+ / aigw-trace's instr+ "
           "on the same SDKs; aigw wall+: aigw-trace in the same process; tp: traceparent sent")  # fmt: skip
+
+
+def _markdown(data: dict[str, Any]) -> None:
+    """The table for docs/performance.md."""
+    results, peers = data["results"], data["peers"]
+    print(
+        "| Scenario | Instrumentation | SDKs | Instructions + | Ratio | Wall + | aigw-trace wall + | Spans "
+        "| Attributes | Metrics (records) | `traceparent` | Content |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|")
+    scenarios = list(dict.fromkeys(sc for rows in results.values() for sc in rows))
+    for sc in scenarios:
+        for peer, rows in results.items():
+            if sc not in rows:
+                continue
+            rec, w, ins = rows[sc]["record"], rows[sc]["wall"], rows[sc].get("instructions", {})
+            key = "aigw-trace" if peer == "aigw-trace" else "peer"
+            sdks = peers[peer]["sdk_set"].replace("openai", "openai ").replace("-anthropic", ", anthropic ")
+            added = ins.get(f"{key} added")
+            ratio = ins.get("ratio to aigw-trace")
+            cells = [
+                sc,
+                f"**{peer}**" if peer == "aigw-trace" else peer,
+                sdks,
+                f"{added / 1e3:,.0f}k" if isinstance(added, float) else "-",
+                f"{ratio:.2f}" if isinstance(ratio, float) else ("1" if peer == "aigw-trace" else "-"),
+                f"{w.get(f'{key}_added_us', 0):.0f} µs",
+                f"{w.get('aigw-trace_added_us', 0):.0f} µs",
+            ]
+            if "error" in rec:
+                cells += ["call raised", "", "", "", ""]
+            else:
+                metrics = ", ".join(f"{n.removeprefix('gen_ai.client.')} ({c})" for n, c in rec["metrics"].items())
+                cells += [str(rec["spans"]), str(rec["attrs"]), metrics or "none",
+                          "yes" if rec["traceparent"] else "no", "yes" if rec["content"] else "no"]  # fmt: skip
+            print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
