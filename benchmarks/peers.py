@@ -135,18 +135,25 @@ def setup(peer: str, scenarios: list[str], python: str) -> dict[str, Any]:
     return {"attempts": attempts}
 
 
-def _count(exe: str, peer: str, scenario: str, config: str, calls: int) -> float:
+def _count(exe: str, peer: str, scenarios: list[str], configs: list[str], calls: int) -> dict[tuple[str, str], float]:
+    """Instructions per call for each (scenario, configuration), from one callgrind process (one dump per pair)."""
     with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cg.out"
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
-             f"--callgrind-out-file={Path(tmp) / 'callgrind.out'}", exe, str(CHILD), "count", "--peer", peer,
-             "--scenarios", scenario, "--configs", config, "--calls", str(calls)],
+             "--dump-after=functools_reduce", f"--callgrind-out-file={out}", exe, str(CHILD), "count", "--peer", peer,
+             "--scenarios", *scenarios, "--configs", *configs, "--calls", str(calls)],
             capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT,
         )  # fmt: skip
-    match = re.search(r"Collected : (\d+)", proc.stderr)
-    if proc.returncode or match is None:
+        pairs = [(sc, c) for sc in scenarios for c in configs]
+        totals = []
+        for i in range(1, len(pairs) + 1):
+            dump = Path(f"{out}.{i}")
+            match = re.search(r"^totals: (\d+)", dump.read_text(), re.M) if dump.exists() else None
+            totals.append(int(match.group(1)) if match else None)
+    if proc.returncode or None in totals:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1:])
-    return int(match.group(1)) / calls
+    return {pair: total / calls for pair, total in zip(pairs, totals, strict=True) if total is not None}
 
 
 def _fmt_metrics(metrics: dict[str, int]) -> str:
@@ -202,40 +209,38 @@ def main(argv: list[str] | None = None) -> int:
                    "--calls", str(args.block_calls))  # fmt: skip
         results[peer] = {sc: {"record": rec[sc], "wall": w[sc]} for sc in scenarios}
     if count_on:
-        jobs: dict[tuple[str, str, str], concurrent.futures.Future[float]] = {}
-        baseline_done: set[tuple[str, str]] = set()
+        # One callgrind process per virtualenv; the bare SDK and aigw-trace are counted once per SDK set (in
+        # aigw-trace's virtualenv for the newest, in the peer's own for an older one).
+        counted: dict[str, set[str]] = {}
+        jobs: dict[str, concurrent.futures.Future[dict[tuple[str, str], float]]] = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for peer, rows in results.items():
-                exe, sdk_set = setups[peer]["python_exe"], setups[peer]["sdk_set"]
-                for sc in rows:
-                    configs = ["peer"] if peer != "aigw-trace" else []
-                    if (sdk_set, sc) not in baseline_done:
-                        baseline_done.add((sdk_set, sc))
-                        configs += ["bare", "aigw-trace"]
-                    for config in configs:
-                        jobs[(peer, sc, config)] = pool.submit(_count, exe, peer, sc, config, args.calls)
-            print(f"callgrind: {len(jobs)} runs, {args.jobs} at a time", flush=True)
-            counts: dict[tuple[str, str, str], float | str] = {}
-            for key, future in jobs.items():
+                sdk_set, scenarios = setups[peer]["sdk_set"], list(rows)
+                baseline_needed = not set(scenarios) <= counted.setdefault(sdk_set, set())
+                counted[sdk_set].update(scenarios)
+                configs = (["bare", "aigw-trace"] if baseline_needed else []) + (
+                    [] if peer == "aigw-trace" else ["peer"]
+                )
+                jobs[peer] = pool.submit(_count, setups[peer]["python_exe"], peer, scenarios, configs, args.calls)
+            print(f"callgrind: {len(jobs)} processes, {args.jobs} at a time", flush=True)
+            counts: dict[tuple[str, str, str], float] = {}
+            for peer, future in jobs.items():
                 try:
-                    counts[key] = future.result()
+                    counts.update({(peer, sc, c): v for (sc, c), v in future.result().items()})
                 except RuntimeError as exc:
-                    counts[key] = f"failed: {exc}"
-        base: dict[tuple[str, str], dict[str, float | str]] = {}
+                    print(f"callgrind failed for {peer}: {exc}", flush=True)
+        base: dict[tuple[str, str], dict[str, float]] = {}
         for (peer, sc, config), value in counts.items():
             if config != "peer":
                 base.setdefault((setups[peer]["sdk_set"], sc), {})[config] = value
-        for (peer, sc, config), value in counts.items():
-            if config == "peer":
-                results[peer][sc]["instructions"] = {"peer": value}
         for peer, rows in results.items():
             for sc, row in rows.items():
-                b = base.get((setups[peer]["sdk_set"], sc), {})
-                ins = row.setdefault("instructions", {})
-                ins.update(b)
-                if all(isinstance(ins.get(k), float) for k in ("bare", "aigw-trace")):
+                ins = row["instructions"] = dict(base.get((setups[peer]["sdk_set"], sc), {}))
+                if (peer, sc, "peer") in counts:
+                    ins["peer"] = counts[(peer, sc, "peer")]
+                if "bare" in ins and "aigw-trace" in ins:
                     ins["aigw-trace added"] = ins["aigw-trace"] - ins["bare"]
-                    if isinstance(ins.get("peer"), float):
+                    if "peer" in ins:
                         ins["peer added"] = ins["peer"] - ins["bare"]
                         ins["ratio to aigw-trace"] = ins["peer added"] / ins["aigw-trace added"]
 

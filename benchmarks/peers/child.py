@@ -340,16 +340,26 @@ def wall(peer: str, scenarios: Sequence[str], configs: Sequence[str], blocks: in
     return out
 
 
-def count(peer: str, scenario: str, config: str, calls: int) -> None:
+def count(peer: str, scenarios: Sequence[str], configs: Sequence[str], calls: int) -> None:
+    """Each (scenario, configuration) in turn: warm up, then ``calls`` calls inside one ``functools.reduce``.
+
+    Run under callgrind with ``--toggle-collect`` and ``--dump-after`` on ``functools_reduce``: only the reduce calls
+    are counted (imports and warm-up are not), one dump each, in this order. One process for all of them, because
+    importing the SDKs under valgrind takes minutes on a loaded machine.
+    """
     h = Harness(peer, record=False)
-    fn = h.call(scenario, config)
-    h.toggle(config)
-    for _ in range(30):
-        fn()
-    gc.collect()
-    gc.freeze()
-    # Only what runs inside this reduce() is counted (callgrind --toggle-collect), as in instructions.py.
-    functools.reduce(lambda _, __: fn(), range(calls), None)
+    for scenario in scenarios:
+        for config in configs:
+            fn = h.call(scenario, config)
+            h.toggle(config)
+            for _ in range(10):  # the warm-up runs under valgrind too, uncounted but slow
+                fn()
+            # A full collection's cost depends on the whole heap and on when it happens to trigger: freezing what
+            # the warm-up left keeps that out, as instructions.py does.
+            gc.collect()
+            gc.freeze()
+            functools.reduce(lambda _, __: fn(), range(calls), None)
+    h.toggle("bare")
 
 
 def main() -> int:
@@ -362,7 +372,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     if args.mode == "count":
-        count(args.peer, args.scenarios[0], args.configs[0], args.calls)
+        count(args.peer, args.scenarios, args.configs, args.calls)
         return 0
     if args.mode == "info":
         result = info(args.peer)
