@@ -91,7 +91,7 @@ def bench_instructions(session: nox.Session) -> None:
 
 @nox.session(name="bench-peers", python="3.11")
 def bench_peers(session: nox.Session) -> None:
-    """aigw-trace against the other instrumentations, one uv virtualenv per peer (needs uv and valgrind; ~20 min).
+    """aigw-trace against the other instrumentations, one uv virtualenv per peer (needs uv and valgrind).
 
     Arguments after ``--`` go to benchmarks/peers.py: ``--peers openai-v2 anthropic-native``,
     ``--scenarios chat message``, ``--no-instructions``. Prints a table, writes benchmarks/results/peers.json.
