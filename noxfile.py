@@ -1,5 +1,6 @@
 """Project tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s tests-sdks``,
-``nox -s reliability``, ``nox -s e2e-litellm``."""
+``nox -s reliability``, ``nox -s e2e-litellm``, ``nox -s frameworks``, ``nox -s zero-code``, ``nox -s bench-peers``,
+``nox -s bench-scale``."""
 
 from __future__ import annotations
 
@@ -168,3 +169,22 @@ _OFFLINE = {
     "OTEL_LOGS_EXPORTER": "none",
     "NO_PROXY": "127.0.0.1,localhost",
 }
+
+
+@nox.session(name="bench-peers", python="3.11")
+def bench_peers(session: nox.Session) -> None:
+    """aigw-trace against the other instrumentations, one uv virtualenv per peer (needs uv and valgrind).
+
+    Arguments after ``--`` go to benchmarks/peers.py: ``--peers openai-v2 anthropic-native``,
+    ``--scenarios chat message``, ``--no-instructions``. Prints a table, writes benchmarks/results/peers.json.
+    """
+    session.install("packaging")
+    session.run("python", "benchmarks/peers.py", *session.posargs)
+
+
+@nox.session(name="bench-scale")
+def bench_scale(session: nox.Session) -> None:
+    """Throughput with vs without aigw-trace (1,000 async streams on one loop; 32 threads, one client), import and
+    instrument() time and RSS. Figures only, nothing asserted; writes benchmarks/results/scale.json."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/scale.py", *session.posargs)

@@ -1,0 +1,206 @@
+"""Throughput at scale with and without aigw-trace, and what importing and instrumenting costs.
+
+- **async**: ``--streams`` concurrent 50-chunk chat streams on one event loop (one ``AsyncOpenAI`` client);
+- **threads**: ``--threads`` threads sharing one sync ``OpenAI`` client, each making plain chat calls;
+
+both against a minimal asyncio HTTP/1.1 server on ``127.0.0.1`` in a separate process (canned bench.py bodies, so
+the server's cost is not in the measured process). Rounds alternate bare / instrumented in the same process; the
+figure is the median throughput of each, and their ratio. Then, each in a fresh interpreter that has already
+imported the SDKs and the OpenTelemetry SDK: ``import aigw_trace`` time (``-X importtime`` cumulative and wall),
+``instrument()`` time, and the RSS each adds.
+
+Run: ``nox -s bench-scale`` (or ``python benchmarks/scale.py --help``). Reports figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench
+
+# --- the server (runs in its own process: ``scale.py --serve``) ---
+
+
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            body = await reader.readexactly(int(match.group(1))) if match else b""
+            stream = b'"stream":true' in body.replace(b" ", b"")
+            content = bench.CHAT_STREAM_BODY if stream else bench.CHAT_BODY
+            ctype = b"text/event-stream" if stream else b"application/json"
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: " + ctype + b"\r\ncontent-length: "
+                         + str(len(content)).encode() + b"\r\n\r\n" + content)  # fmt: skip
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _serve() -> None:
+    server = await asyncio.start_server(_serve_connection, "127.0.0.1", 0, backlog=2048)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# --- the client side ---
+
+
+def _providers() -> tuple[Any, Any]:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(bench._Discard()))
+    return tp, MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+
+async def _async_round(client: Any, streams: int) -> float:
+    async def one() -> None:
+        stream = await client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, stream=True,
+                                                      stream_options={"include_usage": True})  # fmt: skip
+        async for _ in stream:
+            pass
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(streams)))
+    return streams / (time.perf_counter() - t0)
+
+
+def _thread_round(client: Any, threads: int, calls: int) -> float:
+    barrier = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(calls):
+            client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, temperature=0.2)
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    return threads * calls / (time.perf_counter() - t0)
+
+
+def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -> dict[str, Any]:
+    import httpx2
+    import openai
+
+    import aigw_trace
+
+    tp, mp = _providers()
+    base = f"http://127.0.0.1:{port}/v1"
+    limits = httpx2.Limits(max_connections=streams, max_keepalive_connections=streams)
+    aclient = openai.AsyncOpenAI(api_key="sk-bench", base_url=base, max_retries=0, timeout=120,
+                                 http_client=httpx2.AsyncClient(limits=limits, timeout=120))  # fmt: skip
+    sclient = openai.OpenAI(api_key="sk-bench", base_url=base, max_retries=0, timeout=120,
+                            http_client=httpx2.Client(limits=httpx2.Limits(max_connections=threads)))  # fmt: skip
+    loop = asyncio.new_event_loop()
+    out: dict[str, Any] = {}
+    for name, run in (
+        (f"async: {streams} concurrent streams", lambda: loop.run_until_complete(_async_round(aclient, streams))),
+        (f"threads: {threads} threads x {calls} calls, one client", lambda: _thread_round(sclient, threads, calls)),
+    ):
+        run()  # warm up: connections open, code paths hot
+        samples: dict[str, list[float]] = {"bare": [], "aigw-trace": []}
+        for r in range(rounds):
+            for config in ("bare", "aigw-trace") if r % 2 == 0 else ("aigw-trace", "bare"):
+                if config == "aigw-trace":
+                    aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
+                samples[config].append(run())
+                if config == "aigw-trace":
+                    aigw_trace.uninstrument()
+        bare, ours = statistics.median(samples["bare"]), statistics.median(samples["aigw-trace"])
+        out[name] = {"bare_per_s": bare, "aigw-trace_per_s": ours, "ratio": ours / bare, "rounds": samples}
+        print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}", flush=True)
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+    return out
+
+
+_STARTUP = """
+import json, time, gc
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])  # kB
+import openai, anthropic, opentelemetry.sdk.trace, opentelemetry.sdk.metrics
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+tp, mp = TracerProvider(), MeterProvider()
+gc.collect(); r0 = rss(); t0 = time.perf_counter()
+import aigw_trace
+t1 = time.perf_counter(); gc.collect(); r1 = rss(); t2 = time.perf_counter()
+aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
+t3 = time.perf_counter(); gc.collect(); r2 = rss()
+print(json.dumps({"import_ms": (t1 - t0) * 1e3, "import_rss_kb": r1 - r0,
+                  "instrument_ms": (t3 - t2) * 1e3, "instrument_rss_kb": r2 - r1}))
+"""
+
+
+def startup(runs: int) -> dict[str, Any]:
+    samples = [json.loads(subprocess.run([sys.executable, "-c", _STARTUP], capture_output=True, text=True,
+                                         check=True).stdout) for _ in range(runs)]  # fmt: skip
+    out = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+    # -X importtime on a bare interpreter: aigw_trace's cumulative time including what it imports first.
+    cold = []
+    for _ in range(runs):
+        err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import aigw_trace"], capture_output=True,
+                             text=True, check=True).stderr  # fmt: skip
+        cold.append(next(int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \| aigw_trace$", err, re.M)) / 1e3)
+    out["cold_import_ms (-X importtime, nothing imported before)"] = statistics.median(cold)
+    print(f"import aigw_trace after the SDKs: {out['import_ms']:.1f} ms, +{out['import_rss_kb'] / 1024:.1f} MB RSS; "
+          f"instrument(): {out['instrument_ms']:.1f} ms, +{out['instrument_rss_kb'] / 1024:.1f} MB RSS; "
+          f"cold import (-X importtime): {statistics.median(cold):.1f} ms ({runs} runs)")  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--calls", type=int, default=30, help="calls per thread per round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "scale.json")
+    args = parser.parse_args(argv)
+    if args.serve:
+        asyncio.run(_serve())
+        return 0
+    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())  # type: ignore[union-attr]
+        results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+        results["throughput"] = throughput(port, args.streams, args.threads, args.calls, args.rounds)
+    finally:
+        server.terminate()
+        server.wait()
+    results["startup"] = startup(args.startup_runs)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"written: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
