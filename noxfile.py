@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -12,9 +14,23 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite, against the newest supported SDKs (loopback only, no network)."""
+    """The test suite against the newest supported SDKs (loopback only), then the version matrix's two sets that
+    prove every other SDK major (``MAJORS``) on the same Python. Arguments after ``--`` go to pytest and run this
+    session alone."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", *session.posargs)
+    if not session.posargs:
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if python in PYTHONS:
+            for sdks in MAJORS:
+                session.notify(f"tests-sdks-{python}(sdks={sdks!r})")
+        else:
+            session.log(f"the SDK version matrix runs on Pythons {', '.join(PYTHONS)}, not {python}: skipped")
+
+
+MAJORS = ("oldest", "openai2-anthropic1")
+"""openai 1.x with anthropic 0.x (the oldest supported releases, httpx only) and openai 2.x with anthropic 1.x
+(httpx and httpx2 side by side): with the newest SDKs of the main suite, every supported major."""
 
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
