@@ -45,6 +45,7 @@ ENV_EXAMPLES: dict[str, tuple[str, object]] = {
     "content_max_length": ("300", 300),
     "time_per_output_chunk": ("true", True),
     "stream_usage": ("true", True),
+    "metrics_under_genai_spans": ("true", True),
     "propagate": ("false", False),
     "inject_hosts": (" gw.internal , *.corp.example", ("gw.internal", "*.corp.example")),
     "gateway": ("litellm,Envoy", ("litellm", "envoy")),

@@ -50,6 +50,7 @@ def instrument(
     content_max_length: "int | None" = None,
     time_per_output_chunk: "bool | None" = None,
     stream_usage: "bool | None" = None,
+    metrics_under_genai_spans: "bool | None" = None,
     propagate: "bool | None" = None,
     inject_hosts: "str | Iterable[str] | None" = None,
     gateway: "str | Iterable[str] | None" = None,

@@ -55,6 +55,9 @@ class Call:
     """The final HTTP response's headers, once seen."""
     observer: Any = None
     """The stream-observing generator, once a stream is being observed."""
+    records_metrics = True
+    """False inside another instrumentation's GenAI client span for this call (a framework's own), whose metrics
+    already count it: the span is still made (it is what the gateway joins), no metric is recorded twice."""
     hides_usage_chunk = False
     """True when aigw-trace asked for the stream's usage (the ``stream_usage`` option): its usage-only chunk is
     folded but not handed to the app, which sees what it would see without the option."""
@@ -110,7 +113,7 @@ class Call:
             acc = self._acc
             if acc is not None:
                 acc.add(chunk)
-            if self._tel.time_per_chunk is not None:
+            if self._tel.time_per_chunk is not None and self.records_metrics:
                 return self._timed_chunk
             return acc.add if acc is not None else None
         except Exception as exc:
@@ -176,7 +179,8 @@ class Call:
                 if self._first_chunk is not None:
                     ttfc = self._first_chunk - self._start
                     attrs[A.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-                    self._tel.ttfc.record(ttfc, metric)
+                    if self.records_metrics:
+                        self._tel.ttfc.record(ttfc, metric)
                 if outcome is None:
                     outcome = "error" if error is not None else "completed"
                 attrs[A.AIGW_STREAM_OUTCOME] = outcome
@@ -216,13 +220,14 @@ class Call:
                     hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
                 except Exception as exc:
                     report("response_hook", exc)
-            tel.duration.record(duration, metric)
-            input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
-            if input_tokens is not None:
-                tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
-            output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
-            if output_tokens is not None:
-                tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
+            if self.records_metrics:
+                tel.duration.record(duration, metric)
+                input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
+                if input_tokens is not None:
+                    tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
+                output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
+                if output_tokens is not None:
+                    tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
             if self._event_attrs is not None and tel.logger is not None:
                 self._event_attrs.update(attrs)
                 tel.logger.emit(

@@ -73,6 +73,7 @@ class Settings:
     content_max_length: int = 65536
     time_per_output_chunk: bool = False
     stream_usage: bool = False
+    metrics_under_genai_spans: bool = False
     propagate: bool = True
     inject_hosts: HostFilter | None = None
     """``None``: inject wherever the SDK sends."""
@@ -119,6 +120,7 @@ class Settings:
             content_max_length=cast(int, values["content_max_length"]),
             time_per_output_chunk=cast(bool, values["time_per_output_chunk"]),
             stream_usage=cast(bool, values["stream_usage"]),
+            metrics_under_genai_spans=cast(bool, values["metrics_under_genai_spans"]),
             propagate=cast(bool, values["propagate"]),
             inject_hosts=HostFilter(hosts) if hosts else None,
             # Both name lists were checked above, so this cannot raise.

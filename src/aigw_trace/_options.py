@@ -294,6 +294,15 @@ OPTIONS: tuple[Option, ...] = (
         "stream_usage",
     ),
     Option(
+        "metrics_under_genai_spans",
+        BOOL,
+        False,
+        "AIGW_TRACE_METRICS_UNDER_GENAI_SPANS",
+        "also record GenAI metrics for a call made inside another instrumentation's GenAI client span (a "
+        "framework's own); by default that instrumentation's metrics count the call, so none is counted twice",
+        "metrics_under_genai_spans",
+    ),
+    Option(
         "propagate",
         BOOL,
         True,

@@ -40,7 +40,7 @@ from ._providers._spec import Endpoint, Provider
 from ._safety import report
 from ._scope import scoped_attributes
 from ._streams import keep_isinstance, traced_stream_class, watch_body
-from ._telemetry import Telemetry
+from ._telemetry import SCOPE, Telemetry
 
 _MAX_CONSTANTS_PER_CLIENT = 64
 _NO_BODY: Mapping[str, Any] = {}
@@ -195,6 +195,14 @@ class Instrumentation:
                 else None
             )
             call = Call(tel, endpoint, span, metrics, stream, accumulator, event_attrs)
+            # One look at the enclosing span; the rest only under another instrumentation's CLIENT span.
+            parent = ctx.get(_SPAN_KEY)
+            if (
+                getattr(parent, "kind", None) is SpanKind.CLIENT
+                and not tel.settings.metrics_under_genai_spans
+                and _other_genai_client(parent)
+            ):
+                call.records_metrics = False
             if hides_usage_chunk:
                 call.hides_usage_chunk = True
             # One context carries both the span (so it is current, and what is injected) and the call.
@@ -460,3 +468,13 @@ def ask_for_stream_usage(options: Any, path: tuple[str, ...]) -> bool:
         return False  # the caller's own choice (or an odd value): left as it is
     options.json_data = {**body, outer: {**inner, key: True}}
     return True
+
+
+def _other_genai_client(span: Any) -> bool:
+    """Whether ``span`` is a GenAI client span another instrumentation records for this call (a framework's own,
+    e.g. pydantic-ai's): a CLIENT span naming a ``gen_ai.operation.name``, from another instrumentation scope."""
+    scope = getattr(span, "instrumentation_scope", None)
+    if getattr(scope, "name", None) == SCOPE:
+        return False
+    attributes = getattr(span, "attributes", None)
+    return isinstance(attributes, Mapping) and attributes.get(A.OPERATION_NAME) is not None
