@@ -31,7 +31,10 @@ from opentelemetry.trace import SpanKind
 
 OFFLINE = os.environ.get("AIGW_FRAMEWORKS_OFFLINE") == "1"
 TRACING_SCOPE = "aigw_trace"
-ITEM2 = "issue 20 item 2: a framework's own GenAI client span beside aigw-trace's: two spans, tokens counted twice"
+ITEM2 = (
+    "issue 20 item 2: a framework whose own GenAI telemetry has no client span around the SDK call (litellm's otel "
+    "callback records after it returns) cannot be recognised: tokens counted under two scopes"
+)
 ITEM3 = "issue 20 item 3: the framework streams without stream_options.include_usage, so the stream has no usage"
 
 # --- offline guard: every connection and name lookup must stay on this machine ------------------------------------
@@ -334,11 +337,14 @@ class Harness:
             for s in ours:
                 if "gen_ai.usage.input_tokens" not in s.attributes or "gen_ai.usage.output_tokens" not in s.attributes:
                     gaps.append(f"{s.name}: no token usage on the span (issue 20 item 3)")
-            if len(genai) != len(ours):
-                others = sorted({s.instrumentation_scope.name for s in genai.values()} - {TRACING_SCOPE})
-                gaps.append(
-                    f"{len(genai)} GenAI client spans for {len(ours)} calls (also from {others}) (issue 20 item 2)"
-                )
+            # A framework's own GenAI client span around the call is expected (aigw-trace keeps its own span, the
+            # one the gateway joins, as its child, and leaves the metrics to it): it must enclose one of ours.
+            for other in genai.values():
+                if other.instrumentation_scope.name != TRACING_SCOPE:
+                    assert any(s.parent is not None and s.parent.span_id == other.context.span_id for s in ours), (
+                        f"{other.name} ({other.instrumentation_scope.name}): a GenAI client span with no aigw-trace "
+                        "span under it"
+                    )
             after = self.token_sums()
             inputs = {
                 scope: after.get((scope, "input"), 0) - tokens_before.get((scope, "input"), 0)
