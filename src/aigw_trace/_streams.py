@@ -265,14 +265,20 @@ def _ignore(item: Any) -> None:
     pass
 
 
-def _usage_only(item: Any) -> bool:
-    """The chunk ``stream_options.include_usage`` adds at the end: no choices, only usage."""
-    return not getattr(item, "choices", None) and getattr(item, "usage", None) is not None
+def _usage_only_of(call: Call) -> Any:
+    """The endpoint's own test for the item its usage request adds (see ``StreamUsage``)."""
+    usage = call.endpoint.stream_usage
+    return usage.usage_only if usage is not None else _never
+
+
+def _never(item: Any) -> bool:
+    return False
 
 
 def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
     """The observer for a stream whose usage aigw-trace asked for: every item is folded, the usage-only chunk is
     not yielded. A path of its own, so the usual stream pays nothing for the check."""
+    usage_only = _usage_only_of(call)
     sink: Any = None
     try:
         for item in inner:
@@ -284,7 +290,7 @@ def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
                 except Exception as exc:
                     _chunk_failed(exc)
                     sink = _ignore
-            if not _usage_only(item):
+            if not usage_only(item):
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")
@@ -297,6 +303,7 @@ def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
 
 
 async def _without_usage_chunk_async(inner: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+    usage_only = _usage_only_of(call)
     sink: Any = None
     try:
         async for item in inner:
@@ -308,7 +315,7 @@ async def _without_usage_chunk_async(inner: AsyncIterator[Any], call: Call) -> A
                 except Exception as exc:
                     _chunk_failed(exc)
                     sink = _ignore
-            if not _usage_only(item):
+            if not usage_only(item):
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")

@@ -168,8 +168,8 @@ class Instrumentation:
             hides_usage_chunk = False
             if stream:
                 attrs[A.REQUEST_STREAM] = True
-                if endpoint.stream_usage_option is not None and tel.settings.stream_usage:
-                    hides_usage_chunk = ask_for_stream_usage(options, endpoint.stream_usage_option)
+                if endpoint.stream_usage is not None and tel.settings.stream_usage:
+                    hides_usage_chunk = ask_for_stream_usage(options, endpoint.stream_usage.option)
                 stream_cls = kwargs.get("stream_cls")
                 if stream_cls is not None:
                     origin = getattr(stream_cls, "__origin__", stream_cls)

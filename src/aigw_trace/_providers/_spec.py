@@ -252,6 +252,17 @@ def member(obj: Any, name: str) -> Any:
     return None if values is not None else getattr(obj, name, None)
 
 
+@dataclass(frozen=True)
+class StreamUsage:
+    """How a streamed request asks for its token usage, and how the item that answers is recognised: with the
+    ``stream_usage`` option, aigw-trace asks where the caller did not, folds that item and keeps it from the app."""
+
+    option: Path
+    """The body path of the boolean that asks (``("stream_options", "include_usage")``)."""
+    usage_only: Callable[[Any], bool]
+    """Whether a stream item is the one the option adds (and nothing else)."""
+
+
 class StreamAccumulator(Protocol):
     """Folds a stream's chunks into one object shaped like the non-streamed response.
 
@@ -297,9 +308,8 @@ class Endpoint:
     stream: Callable[[bool, tuple[str, ...]], StreamAccumulator] | None = None
     """Builds an accumulator for one stream, given whether content is being captured and :attr:`carried`."""
     content: Content | None = None
-    stream_usage_option: Path | None = None
-    """Where a streamed request asks for its token usage (a boolean at this body path), for the ``stream_usage``
-    option: set when the caller left it out, and the usage-only chunk it adds is kept from the app."""
+    stream_usage: StreamUsage | None = None
+    """How a streamed request asks for its token usage, for the ``stream_usage`` option."""
     span_name: str | None = None
     """Fixed span name for endpoints without a model (otherwise ``"{operation} {model}"``)."""
 

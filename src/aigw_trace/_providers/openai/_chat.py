@@ -13,6 +13,7 @@ from .._spec import (
     Endpoint,
     Field,
     Messages,
+    StreamUsage,
     Usage,
     as_float,
     as_int,
@@ -298,6 +299,15 @@ class ChatContentStream(ChatStream):
                 self._collect(self._state(getattr(choice, "index", None)), choice)
 
 
+def _usage_only(chunk: Any) -> bool:
+    """The chunk ``stream_options.include_usage`` adds at the end: no choices, only usage."""
+    return not getattr(chunk, "choices", None) and getattr(chunk, "usage", None) is not None
+
+
+STREAM_USAGE = StreamUsage(option=("stream_options", "include_usage"), usage_only=_usage_only)
+"""Chat and legacy completion streams report usage only when asked, in a last chunk of its own."""
+
+
 def chat_stream(capture: bool, carried: tuple[str, ...]) -> ChatStream:
     return ChatContentStream(carried) if capture else ChatStream(carried)
 
@@ -345,7 +355,7 @@ CHAT = Endpoint(
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
     error="error",
-    stream_usage_option=("stream_options", "include_usage"),
+    stream_usage=STREAM_USAGE,
     stream=chat_stream,
     content=Content(inputs=_chat_inputs, outputs=_chat_outputs),
 )

@@ -16,7 +16,15 @@ from .._spec import (
     as_str,
     dig,
 )
-from ._chat import CHAT_PARAMETERS, CHAT_USAGE, SAMPLING_FIELDS, ChatContentStream, ChatStream, _chat_finish_reasons
+from ._chat import (
+    CHAT_PARAMETERS,
+    CHAT_USAGE,
+    SAMPLING_FIELDS,
+    STREAM_USAGE,
+    ChatContentStream,
+    ChatStream,
+    _chat_finish_reasons,
+)
 
 # --- legacy completions ---
 
@@ -110,7 +118,7 @@ COMPLETIONS = Endpoint(
     usage=CHAT_USAGE,
     finish_reasons=_chat_finish_reasons,
     error="error",
-    stream_usage_option=("stream_options", "include_usage"),
+    stream_usage=STREAM_USAGE,
     stream=completion_stream,
     content=Content(inputs=_completion_inputs, outputs=_completion_outputs),
 )
