@@ -25,7 +25,7 @@ import openai
 import aigw_trace
 from aigw_trace import _attributes as A
 from aigw_trace import _safety, _streams
-from aigw_trace._providers import openai as openai_routes
+from aigw_trace._providers.openai import _routes as openai_routes
 from tests.reliability import bodies
 from tests.reliability.conftest import full_only
 from tests.reliability.harness import Script, Server, _Body, client
