@@ -36,17 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def accepted_options() -> tuple[str, ...]:
-    """The option names ``aigw_trace.instrument()`` accepts, from its signature (or the options table behind a
-    ``**options`` signature)."""
+    """The option names ``aigw_trace.instrument()`` accepts, from its signature (which the options table makes)."""
     import aigw_trace
 
     params = inspect.signature(aigw_trace.instrument).parameters.values()
-    named = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _PROVIDERS]
-    if named:
-        return tuple(sorted(named))
-    from .. import _config
-
-    return tuple(sorted(getattr(_config, "_OPTIONS", ())))
+    return tuple(sorted(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _PROVIDERS))
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, object]:
