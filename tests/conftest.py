@@ -11,17 +11,6 @@ import httpx2
 import pytest
 
 
-def sse(events: list[Any], *, done: bool = True, named: bool = False) -> list[bytes]:
-    """SSE frames for ``events`` (dicts become ``data:`` JSON; with ``named`` an ``event:`` line from ``type``)."""
-    frames = []
-    for event in events:
-        head = f"event: {event['type']}\n" if named and isinstance(event, dict) else ""
-        frames.append(f"{head}data: {json.dumps(event)}\n\n".encode())
-    if done:
-        frames.append(b"data: [DONE]\n\n")
-    return frames
-
-
 @dataclass
 class Reply:
     """One canned HTTP reply. ``chunks`` makes a streamed body that stays open until read, like a network one."""

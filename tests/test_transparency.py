@@ -28,12 +28,12 @@ from typing import Any
 import pydantic
 import pytest
 
-from tests.conftest import sse
 from tests.providers import test_anthropic as anthropic_bodies
 from tests.providers import test_openai_chat as chat_bodies
 from tests.providers import test_openai_completions as completion_bodies
 from tests.providers import test_openai_embeddings as embedding_bodies
 from tests.providers import test_openai_responses as responses_bodies
+from tests.sse import sse
 
 # --- the matrix, from data ---
 

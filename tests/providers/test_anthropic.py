@@ -23,7 +23,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import aigw_trace
 from aigw_trace import _attributes as A
-from tests.conftest import FakeAPI, Reply, ids, parent_of, sse
+from tests.conftest import FakeAPI, Reply, ids, parent_of
+from tests.sse import sse
 
 MODEL = "claude-test-5"
 MESSAGES = [{"role": "user", "content": "ping"}]

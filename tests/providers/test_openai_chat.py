@@ -11,7 +11,8 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aigw_trace import _attributes as A
-from tests.conftest import Reply, ids, parent_of, sse
+from tests.conftest import Reply, ids, parent_of
+from tests.sse import sse
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "ping"}]
 

@@ -27,17 +27,6 @@ def transport_of(sdk: str) -> ModuleType:
     raise AssertionError(f"{sdk}._base_client imports neither httpx2 nor httpx")
 
 
-def sse(events: list[Any], *, done: bool = True, named: bool = False) -> list[bytes]:
-    """SSE frames for ``events`` (dicts become ``data:`` JSON; with ``named`` an ``event:`` line from ``type``)."""
-    frames = []
-    for event in events:
-        head = f"event: {event['type']}\n" if named else ""
-        frames.append(f"{head}data: {json.dumps(event)}\n\n".encode())
-    if done:
-        frames.append(b"data: [DONE]\n\n")
-    return frames
-
-
 @dataclass
 class Reply:
     """One canned reply. The body is always a stream that stays open until read, like a network one."""

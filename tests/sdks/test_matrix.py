@@ -23,7 +23,8 @@ from opentelemetry.trace import SpanKind
 
 import aigw_trace
 from aigw_trace import _attributes as A
-from tests.sdks.conftest import FakeAPI, Reply, sse, transport_of
+from tests.sdks.conftest import FakeAPI, Reply, transport_of
+from tests.sse import sse
 
 # --- canned replies: (reply, input tokens, output tokens or None, response model) ---
 
