@@ -1,13 +1,11 @@
-"""Throughput at scale with and without aigw-trace, and what importing and instrumenting costs.
+"""Throughput at scale with and without aigw-trace.
 
 - **async**: ``--streams`` concurrent 50-chunk chat streams on one event loop (one ``AsyncOpenAI`` client);
 - **threads**: ``--threads`` threads sharing one sync ``OpenAI`` client, each making plain chat calls;
 
 both against a minimal asyncio HTTP/1.1 server on ``127.0.0.1`` in a separate process (canned bench.py bodies, so
 the server's cost is not in the measured process). Rounds alternate bare / instrumented in the same process; the
-figure is the median throughput of each, and their ratio. Then, each in a fresh interpreter that has already
-imported the SDKs and the OpenTelemetry SDK: ``import aigw_trace`` time (``-X importtime`` cumulative and wall),
-``instrument()`` time, and the RSS each adds.
+figure is the median throughput of each, and their ratio. Start-up cost is ``benchmarks/startup.py``'s.
 
 Run: ``nox -s bench-scale`` (or ``python benchmarks/scale.py --help``). Reports figures; asserts nothing.
 """
@@ -139,41 +137,6 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
     return out
 
 
-_STARTUP = """
-import json, time, gc
-def rss():
-    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])  # kB
-import openai, anthropic, opentelemetry.sdk.trace, opentelemetry.sdk.metrics
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.metrics import MeterProvider
-tp, mp = TracerProvider(), MeterProvider()
-gc.collect(); r0 = rss(); t0 = time.perf_counter()
-import aigw_trace
-t1 = time.perf_counter(); gc.collect(); r1 = rss(); t2 = time.perf_counter()
-aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
-t3 = time.perf_counter(); gc.collect(); r2 = rss()
-print(json.dumps({"import_ms": (t1 - t0) * 1e3, "import_rss_kb": r1 - r0,
-                  "instrument_ms": (t3 - t2) * 1e3, "instrument_rss_kb": r2 - r1}))
-"""
-
-
-def startup(runs: int) -> dict[str, Any]:
-    samples = [json.loads(subprocess.run([sys.executable, "-c", _STARTUP], capture_output=True, text=True,
-                                         check=True).stdout) for _ in range(runs)]  # fmt: skip
-    out = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-    # -X importtime on a bare interpreter: aigw_trace's cumulative time including what it imports first.
-    cold = []
-    for _ in range(runs):
-        err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import aigw_trace"], capture_output=True,
-                             text=True, check=True).stderr  # fmt: skip
-        cold.append(next(int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \| aigw_trace$", err, re.M)) / 1e3)
-    out["cold_import_ms (-X importtime, nothing imported before)"] = statistics.median(cold)
-    print(f"import aigw_trace after the SDKs: {out['import_ms']:.1f} ms, +{out['import_rss_kb'] / 1024:.1f} MB RSS; "
-          f"instrument(): {out['instrument_ms']:.1f} ms, +{out['instrument_rss_kb'] / 1024:.1f} MB RSS; "
-          f"cold import (-X importtime): {statistics.median(cold):.1f} ms ({runs} runs)")  # fmt: skip
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -181,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--calls", type=int, default=30, help="calls per thread per round")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "scale.json")
     args = parser.parse_args(argv)
     if args.serve:
@@ -195,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait()
-    results["startup"] = startup(args.startup_runs)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"written: {args.json}")
