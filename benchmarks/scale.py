@@ -71,19 +71,20 @@ def _providers() -> tuple[Any, Any]:
     return tp, MeterProvider(metric_readers=[InMemoryMetricReader()])
 
 
-async def _async_round(client: Any, streams: int) -> float:
+async def _async_round(client: Any, streams: int) -> tuple[float, float]:
     async def one() -> None:
         stream = await client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, stream=True,
                                                       stream_options={"include_usage": True})  # fmt: skip
         async for _ in stream:
             pass
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one() for _ in range(streams)))
-    return streams / (time.perf_counter() - t0)
+    return streams / (time.perf_counter() - t0), (time.process_time() - c0) / streams
 
 
-def _thread_round(client: Any, threads: int, calls: int) -> float:
+def _thread_round(client: Any, threads: int, calls: int) -> tuple[float, float]:
+    """Calls per second, and this process's CPU seconds per call (the server runs in another process)."""
     barrier = threading.Barrier(threads + 1)
 
     def work() -> None:
@@ -95,10 +96,10 @@ def _thread_round(client: Any, threads: int, calls: int) -> float:
     for t in pool:
         t.start()
     barrier.wait()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in pool:
         t.join()
-    return threads * calls / (time.perf_counter() - t0)
+    return threads * calls / (time.perf_counter() - t0), (time.process_time() - c0) / (threads * calls)
 
 
 def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -> dict[str, Any]:
@@ -119,9 +120,11 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
     for name, run in (
         (f"async: {streams} concurrent streams", lambda: loop.run_until_complete(_async_round(aclient, streams))),
         (f"threads: {threads} threads x {calls} calls, one client", lambda: _thread_round(sclient, threads, calls)),
+        # The same calls from one thread: CPU per call here against the 32-thread figure shows what contention adds.
+        (f"threads: 1 thread x {threads * calls // 4} calls", lambda: _thread_round(sclient, 1, threads * calls // 4)),
     ):
         run()  # warm up: connections open, code paths hot
-        samples: dict[str, list[float]] = {"bare": [], "aigw-trace": []}
+        samples: dict[str, list[tuple[float, float]]] = {"bare": [], "aigw-trace": []}
         for r in range(rounds):
             for config in ("bare", "aigw-trace") if r % 2 == 0 else ("aigw-trace", "bare"):
                 if config == "aigw-trace":
@@ -129,9 +132,14 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
                 samples[config].append(run())
                 if config == "aigw-trace":
                     aigw_trace.uninstrument()
-        bare, ours = statistics.median(samples["bare"]), statistics.median(samples["aigw-trace"])
-        out[name] = {"bare_per_s": bare, "aigw-trace_per_s": ours, "ratio": ours / bare, "rounds": samples}
-        print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}", flush=True)
+        bare, ours = (statistics.median(rate for rate, _ in samples[c]) for c in ("bare", "aigw-trace"))
+        cpu_bare, cpu_ours = (statistics.median(cpu for _, cpu in samples[c]) * 1e6 for c in ("bare", "aigw-trace"))
+        out[name] = {"bare_per_s": bare, "aigw-trace_per_s": ours, "ratio": ours / bare,
+                     "cpu_us_per_item": {"bare": cpu_bare, "aigw-trace": cpu_ours, "added": cpu_ours - cpu_bare},
+                     "rounds": samples}  # fmt: skip
+        print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}   "
+              f"client CPU per item {cpu_bare:>6.0f} -> {cpu_ours:>6.0f} µs (+{cpu_ours - cpu_bare:.0f})",
+              flush=True)  # fmt: skip
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     return out

@@ -34,15 +34,15 @@ _RSS = "int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0])"
 _SCENARIOS = {
     "cold": """
 import time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import aigw_trace
-result = {"import_ms": (time.perf_counter() - t0) * 1e3}
+result = {"import_ms": (time.perf_counter() - t0) * 1e3, "import_cpu_ms": (time.process_time() - c0) * 1e3}
 """,
     "after openai": """
 import time, openai
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import aigw_trace
-result = {"import_ms": (time.perf_counter() - t0) * 1e3}
+result = {"import_ms": (time.perf_counter() - t0) * 1e3, "import_cpu_ms": (time.process_time() - c0) * 1e3}
 """,
     "app": f"""
 import gc, time
@@ -50,15 +50,38 @@ import openai, anthropic
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 tp, mp = TracerProvider(), MeterProvider()
-gc.collect(); r0 = {_RSS}; t0 = time.perf_counter()
+gc.collect(); r0 = {_RSS}; t0, c0 = time.perf_counter(), time.process_time()
 import aigw_trace
-t1 = time.perf_counter(); gc.collect(); r1 = {_RSS}; t2 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time(); gc.collect(); r1 = {_RSS}
+t2, c2 = time.perf_counter(), time.process_time()
 aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
-t3 = time.perf_counter(); gc.collect(); r2 = {_RSS}
-result = {{"import_ms": (t1 - t0) * 1e3, "instrument_ms": (t3 - t2) * 1e3,
+t3, c3 = time.perf_counter(), time.process_time(); gc.collect(); r2 = {_RSS}
+result = {{"import_ms": (t1 - t0) * 1e3, "import_cpu_ms": (c1 - c0) * 1e3,
+           "instrument_ms": (t3 - t2) * 1e3, "instrument_cpu_ms": (c3 - c2) * 1e3,
            "import_rss_kb": r1 - r0, "instrument_rss_kb": r2 - r1}}
 """,
 }
+# What instrument() spends, step by step in the order it imports (CPU ms of each import, then of the call itself).
+_STEPS = [
+    "opentelemetry.semconv._incubating.attributes.gen_ai_attributes", "aigw_trace._attributes", "aigw_trace._hooks",
+    "aigw_trace._config", "aigw_trace._providers._spec", "aigw_trace._telemetry", "opentelemetry.propagate", "wrapt",
+    "opentelemetry.instrumentation.utils", "aigw_trace._call", "aigw_trace._streams", "aigw_trace._wrap",
+    "aigw_trace._instrumentor", "aigw_trace._providers.openai", "aigw_trace._providers.anthropic",
+]  # fmt: skip
+_STEPS_CODE = f"""
+import importlib, time
+import openai, anthropic
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+tp, mp = TracerProvider(), MeterProvider()
+import aigw_trace
+result = {{}}
+for name in {_STEPS!r}:
+    c0 = time.process_time(); importlib.import_module(name); result[name] = (time.process_time() - c0) * 1e3
+c0 = time.process_time()
+aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
+result["instrument() itself"] = (time.process_time() - c0) * 1e3
+"""
 _PRELUDE = "import sys\nif {src!r}: sys.path.insert(0, {src!r})\n"
 _EPILOGUE = """
 import json
@@ -156,13 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         f"medians of {args.runs} fresh interpreters (load average {results['load'][0]:.1f}); "
         f"{', '.join(f'{k} {v}' for k, v in results['versions'].items())}"
     )
-    print(f"{'checkout':<40} {'cold import':>12} {'after openai':>13} {'app: import':>12} {'instrument()':>13} "
-          f"{'import RSS':>11} {'instr. RSS':>11}")  # fmt: skip
+    print("wall ms (CPU ms of the process, which a busy machine does not inflate)")
+    print(f"{'checkout':<40} {'cold import':>15} {'after openai':>15} {'app: import':>15} {'instrument()':>15} "
+          f"{'import RSS':>10} {'instr. RSS':>10}")  # fmt: skip
     for label, t in results["timings"].items():
-        app = t["app"]
-        print(f"{label:<40} {t['cold']['import_ms']:>9.1f} ms {t['after openai']['import_ms']:>10.1f} ms "
-              f"{app['import_ms']:>9.1f} ms {app['instrument_ms']:>10.1f} ms {app['import_rss_kb'] / 1024:>7.1f} MB "
-              f"{app['instrument_rss_kb'] / 1024:>7.1f} MB")  # fmt: skip
+        cells = [f"{d[k + '_ms']:6.1f} ({d[k + '_cpu_ms']:5.1f})" for d, k in ((t["cold"], "import"),
+                 (t["after openai"], "import"), (t["app"], "import"), (t["app"], "instrument"))]  # fmt: skip
+        rss = [f"{t['app'][k] / 1024:7.1f} MB" for k in ("import_rss_kb", "instrument_rss_kb")]
+        print(f"{label:<40} " + " ".join(f"{c:>15}" for c in cells) + " " + " ".join(rss))
+    steps = [json.loads(_run(_STEPS_CODE, srcs["this checkout"]).stdout) for _ in range(args.runs)]
+    results["instrument_steps_cpu_ms"] = {k: statistics.median(r[k] for r in steps) for k in steps[0]}
+    print("\ninstrument() in this checkout, step by step (CPU ms, median): " + ", ".join(
+        f"{k} {v:.1f}" for k, v in results["instrument_steps_cpu_ms"].items()))  # fmt: skip
     results["importtime"] = {}
     for label, src in srcs.items():
         for scenario in ("cold", "after openai"):
