@@ -6,7 +6,9 @@ and most of opentelemetry-instrumentation (about half of what start-up would cos
 Its dependency check is settled here when that is cheap: no SDK installed, or an SDK already imported whose
 ``__version__`` is a plain release inside its supported range (the usual application, which imports its SDK first).
 Any other case goes through ``AIGatewayInstrumentor().instrument()``, so what is checked, logged and raised there
-stays ``BaseInstrumentor``'s own.
+stays ``BaseInstrumentor``'s own. (The short way also skips ``BaseInstrumentor``'s opt-in read of
+``OTEL_SEMCONV_STABILITY_OPT_IN``, which concerns HTTP and database conventions: the instrumentations that use it
+read it themselves.)
 """
 
 from __future__ import annotations
