@@ -7,8 +7,8 @@ Its dependency check is settled here when that is cheap: no SDK installed, or an
 ``__version__`` is a plain release inside its supported range (the usual application, which imports its SDK first).
 Any other case goes through ``AIGatewayInstrumentor().instrument()``, so what is checked, logged and raised there
 stays ``BaseInstrumentor``'s own. (The short way also skips ``BaseInstrumentor``'s opt-in read of
-``OTEL_SEMCONV_STABILITY_OPT_IN``, which concerns HTTP and database conventions: the instrumentations that use it
-read it themselves.)
+``OTEL_SEMCONV_STABILITY_OPT_IN``, which concerns HTTP and database conventions: every instrumentation that uses
+it reads it in its own ``BaseInstrumentor.instrument()``.)
 """
 
 from __future__ import annotations
