@@ -192,7 +192,8 @@ def bench_peers(session: nox.Session) -> None:
     """aigw-trace against the other instrumentations, one uv virtualenv per peer (needs uv and valgrind).
 
     Arguments after ``--`` go to benchmarks/peers.py: ``--peers openai-v2 anthropic-native``,
-    ``--scenarios chat message``, ``--no-instructions``. Prints a table, writes benchmarks/results/peers.json.
+    ``--scenarios chat message``, ``--no-instructions``, ``--no-wall`` (on a busy machine wall time measures the
+    machine). Prints a table, writes benchmarks/results/peers.json (also before the callgrind phase).
     """
     session.install("packaging")
     session.run("python", "benchmarks/peers.py", *session.posargs)
