@@ -31,9 +31,10 @@ from typing import Any
 
 from ._safety import report
 
-_MAX_DEPTH = 32
-"""Frames searched above the SDK call for litellm's wrapper: 9 with litellm 1.110 (sync and async, streamed or
-not); the margin is for other wrappers in between. Past it the call counts as not litellm's."""
+_MAX_DEPTH = 24
+"""Frames searched for litellm's wrapper. With litellm 1.110 it is the 11th (12th for a stream) counting from
+:func:`_litellm_will_record`, sync or async; the margin is for other wrappers in between (instrumentations, the
+app's). Past it the call counts as not litellm's."""
 
 _WRAPPER_NAMES = frozenset({"wrapper", "wrapper_async"})
 _CALLBACK_LISTS = ("callbacks", "success_callback", "_async_success_callback")
@@ -80,9 +81,9 @@ def _otel_metrics_registered(litellm: ModuleType) -> bool:
         return False
     for name in _CALLBACK_LISTS:
         callbacks: Any = getattr(litellm, name, None)
-        if not isinstance(callbacks, list):
+        if callbacks.__class__ is not list:
             continue
-        for callback in tuple(callbacks):  # litellm's call setup may append from another thread
+        for callback in callbacks:  # a list iterates safely while another thread appends (litellm's call setup)
             if isinstance(callback, otel) and getattr(getattr(callback, "config", None), "enable_metrics", None):
                 return True
     return False

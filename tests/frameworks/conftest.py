@@ -376,6 +376,17 @@ def asked_for_usage(traced: Traced) -> bool:
     return all((r.json.get("stream_options") or {}).get("include_usage") is True for r in streams)
 
 
+def counted_once_as_on_the_span(traced: Traced) -> None:
+    """The token metric counted the input tokens once, under aigw-trace's scope, as many as its spans carry."""
+    on_spans = sum(
+        s.attributes["gen_ai.usage.input_tokens"]
+        for s in traced.spans
+        if s.instrumentation_scope.name == TRACING_SCOPE and "gen_ai.usage.input_tokens" in (s.attributes or {})
+    )
+    assert on_spans, "no token usage on aigw-trace's spans"
+    assert traced.input_tokens == {TRACING_SCOPE: on_spans}
+
+
 def _tree(spans: list[Any], trace_id: int) -> str:
     """The traced run's spans in the app's trace as an indented tree (``AIGW_FRAMEWORKS_TREES=1``, with ``-s``)."""
     mine = [s for s in spans if s.context.trace_id == trace_id]
