@@ -34,7 +34,8 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 def otel(fw: Any, request: pytest.FixtureRequest) -> Any:
     """litellm's OpenTelemetry callback on the test's in-memory providers (never the console or a collector):
     ``off``; ``spans``, its default (``enable_metrics=False``: spans, no metrics); ``metrics`` (``enable_metrics``).
-    ``per-call-metrics``: the metrics one passed per call as ``success_callback`` instead of registered globally."""
+    ``per-call-metrics``: the metrics one passed per call as ``success_callback`` instead of registered globally;
+    ``per-call-callbacks``: passed per call as ``callbacks`` (which litellm adds to its global lists)."""
     mode = request.param
     fw.litellm_call_kwargs = {}
     if mode != "off":
@@ -43,6 +44,8 @@ def otel(fw: Any, request: pytest.FixtureRequest) -> Any:
         callback = OpenTelemetry(config=config, tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
         if mode == "per-call-metrics":
             fw.litellm_call_kwargs = {"success_callback": [callback]}
+        elif mode == "per-call-callbacks":
+            fw.litellm_call_kwargs = {"callbacks": [callback]}
         else:
             litellm.callbacks = [callback]
     fw.litellm_logged = _logged_so_far(fw)
@@ -177,10 +180,12 @@ def test_completion_no_log(fw: Any, otel: str) -> None:
     assert _logged_so_far(fw) == (0, 0), "litellm logged a no-log call"
 
 
-@pytest.mark.parametrize("otel", ["per-call-metrics"], indirect=True)
-@gap(ITEM2)
+@pytest.mark.parametrize(
+    "otel", ["per-call-callbacks", pytest.param("per-call-metrics", marks=gap(ITEM2))], indirect=True
+)
 def test_completion_per_call_callback(fw: Any, otel: str) -> None:
-    fw.check(lambda: completion(fw, "metrics"))
+    traced = fw.check(lambda: completion(fw, "metrics"))
+    assert traced.input_tokens == {LITELLM_SCOPE: traced.outcome.value[1]}
 
 
 STREAM_GAP = [pytest.param(p.values[0], id=p.id, marks=gap(ITEM3)) for p in OTEL]
