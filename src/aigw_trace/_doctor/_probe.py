@@ -8,6 +8,7 @@ W3C ``traceresponse``; without one the doctor says it cannot tell, since only th
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,39 +62,26 @@ class _Wire:
 def _make_request(
     provider: str, base_url: str, api_key: str, model: str | None, wire: _Wire
 ) -> tuple[Callable[[], Any], Callable[[], None]]:
+    sdk: Any = importlib.import_module(provider)
     hooks: dict[str, list[Callable[..., Any]]] = {"request": [wire.on_request], "response": [wire.on_response]}
-    if provider == "openai":
-        import openai
-
-        oa = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key,
-            max_retries=0,
-            timeout=TIMEOUT,
-            http_client=openai.DefaultHttpxClient(event_hooks=hooks),
-        )
-        if model:
-            # The limit travels in extra_body: the keyword only exists from openai 1.45 on.
-            return lambda: oa.chat.completions.with_raw_response.create(
-                model=model, messages=[{"role": "user", "content": "ping"}], extra_body={"max_completion_tokens": 1}
-            ), oa.close
-        return lambda: oa.models.with_raw_response.list(), oa.close
-    import anthropic
-
-    an = anthropic.Anthropic(
+    client = (sdk.OpenAI if provider == "openai" else sdk.Anthropic)(
         base_url=base_url,
         api_key=api_key,
         max_retries=0,
         timeout=TIMEOUT,
-        http_client=anthropic.DefaultHttpxClient(event_hooks=hooks),
+        http_client=sdk.DefaultHttpxClient(event_hooks=hooks),
     )
+    ping = [{"role": "user", "content": "ping"}]
+    if model and provider == "openai":
+        # The limit travels in extra_body: the keyword only exists from openai 1.45 on.
+        return lambda: client.chat.completions.with_raw_response.create(
+            model=model, messages=ping, extra_body={"max_completion_tokens": 1}
+        ), client.close
     if model:
-        return lambda: an.messages.with_raw_response.create(
-            model=model, max_tokens=1, messages=[{"role": "user", "content": "ping"}]
-        ), an.close
-    if not hasattr(an, "models"):  # anthropic 0.x before the models resource: the same request, by path
-        return lambda: an.get("/v1/models", cast_to=object), an.close
-    return lambda: an.models.with_raw_response.list(), an.close
+        return lambda: client.messages.with_raw_response.create(model=model, max_tokens=1, messages=ping), client.close
+    if not hasattr(client, "models"):  # anthropic 0.x before the models resource: the same request, by path
+        return lambda: client.get("/v1/models", cast_to=object), client.close
+    return lambda: client.models.with_raw_response.list(), client.close
 
 
 def diagnose(provider: str, base_url: str, *, model: str | None = None, api_key: str | None = None) -> Diagnosis:
