@@ -67,8 +67,9 @@ def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
 def _compile_apply(fields: Sequence[Field]) -> Apply:
     """One function for every field under one top-level key.
 
-    Each step reads a dict key (the usual: the SDK sends JSON) or else an attribute, so ``None``, the SDK's omit
-    sentinel, a string or a number where a dict was expected simply end that path; the converter has the last word.
+    Each step reads a dict key (the usual: the SDK sends JSON) or else an attribute, so ``None`` or the SDK's omit
+    sentinel ends a path, and a scalar where a dict was expected gives at most one of its methods, which the converter
+    (they accept only the conventions' types) turns down.
     ``fallback`` keeps its meaning: the field sets its attribute only if no other key did. Attribute keys and path
     steps are written in as literals, converters bound as globals.
     """
