@@ -10,6 +10,7 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from aigw_trace import _attributes as A
+from aigw_trace._providers import _request as request_module
 from aigw_trace._providers import anthropic as anthropic_provider
 from aigw_trace._providers import openai as openai_provider
 from aigw_trace._providers._request import Param
@@ -229,3 +230,28 @@ def test_provider_tables_read_nested_parameters() -> None:
     chat = {"response_format": {"type": "json_object"}, "modalities": ["text", "audio"]}
     assert requested(openai_provider.CHAT, chat) == {A.OUTPUT_TYPE: "json"}  # the format says more than modalities
     assert requested(openai_provider.RESPONSES, {"text": {"format": {"type": "text"}}}) == {A.OUTPUT_TYPE: "text"}
+
+
+def test_a_value_of_an_absent_class_is_skipped_whole(monkeypatch) -> None:
+    class Sentinel:
+        type = "enabled"  # would be read if the value were not known to stand for "left out"
+
+    assert requested(anthropic_provider.MESSAGES, {"thinking": Sentinel()}) == {A.ANTHROPIC_THINKING_TYPE: "enabled"}
+    monkeypatch.setattr(request_module, "ABSENT", {Sentinel})
+    skipping = Endpoint(operation="x", request=(Field(("thinking", "type"), "t"), Field(("thinking",), "u")))
+    assert requested(skipping, {"thinking": Sentinel()}) == {}
+
+
+def test_instrumenting_anthropic_marks_its_omit_sentinel_absent_until_undone(aigw_telemetry) -> None:
+    import anthropic
+    import anthropic._types
+
+    import aigw_trace
+
+    assert anthropic._types.Omit in request_module.ABSENT
+    aigw_trace.uninstrument()
+    assert anthropic._types.Omit not in request_module.ABSENT
+    # Without the hint an omitted parameter still reads as absent, only through a failed attribute lookup.
+    assert (
+        requested(anthropic_provider.MESSAGES, {"thinking": anthropic.Omit(), "output_config": anthropic.Omit()}) == {}
+    )

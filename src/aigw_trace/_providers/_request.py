@@ -34,6 +34,12 @@ class Param:
     apply: Apply
 
 
+ABSENT: set[type] = set()
+"""Classes an SDK puts in a body for a parameter left out (anthropic sends each one as its ``Omit``): nothing below
+such a value is read. A provider's setup adds its SDK's once it is imported; without them such a value only costs
+more (each path ends at a failed attribute lookup)."""
+
+
 RequestEntry = tuple["str | None", Callable[..., Any], bool, "type | None"]
 """A compiled request key: (attribute, converter, fallback, the class the converter passes through unchanged) for a
 one-step field, (None, apply, False, None) for anything else under that key (nested fields, a :class:`Param`)."""
@@ -73,8 +79,8 @@ def _compile_apply(fields: Sequence[Field]) -> Apply:
     ``fallback`` keeps its meaning: the field sets its attribute only if no other key did. Attribute keys and path
     steps are written in as literals, converters bound as globals.
     """
-    namespace: dict[str, Any] = {}
-    lines = ["def apply(value, attrs):"]
+    namespace: dict[str, Any] = {"ABSENT": ABSENT}
+    lines = ["def apply(value, attrs):", "    if value.__class__ in ABSENT:", "        return"]
     for n, f in enumerate(fields):
         namespace[f"C{n}"] = f.convert
         key = repr(f.attribute)

@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ..._call import current_call
+from .._request import ABSENT
 
 _log = logging.getLogger("aigw_trace")
 
@@ -76,8 +77,20 @@ def _trace_helper_streams() -> list[Callable[[], None]]:
     return undo
 
 
+def _omitted_parameters() -> Callable[[], None]:
+    # Every parameter left out travels in the body as the SDK's sentinel: a nested request field skips it at once.
+    import anthropic._types as types
+
+    sentinels = {
+        cls for cls in (getattr(types, "Omit", None), getattr(types, "NotGiven", None)) if isinstance(cls, type)
+    }
+    added = sentinels - ABSENT
+    ABSENT.update(added)
+    return lambda: ABSENT.difference_update(added)
+
+
 def version_specific_setup(instrumentation: Any) -> Callable[[], None]:
-    undo = [_take_the_native_span_place(), *_trace_helper_streams()]
+    undo = [_take_the_native_span_place(), *_trace_helper_streams(), _omitted_parameters()]
 
     def undo_all() -> None:
         for step in reversed(undo):
