@@ -79,7 +79,7 @@ def _compile_apply(fields: Sequence[Field]) -> Apply:
     ``fallback`` keeps its meaning: the field sets its attribute only if no other key did. Attribute keys and path
     steps are written in as literals, converters bound as globals.
     """
-    namespace: dict[str, Any] = {"ABSENT": ABSENT}
+    namespace: dict[str, Any] = {"ABSENT": ABSENT, "STEP": _step}
     lines = ["def apply(value, attrs):", "    if value.__class__ in ABSENT:", "        return"]
     for n, f in enumerate(fields):
         namespace[f"C{n}"] = f.convert
@@ -91,7 +91,7 @@ def _compile_apply(fields: Sequence[Field]) -> Apply:
         lines.append(f"{indent}v = value")
         for step in f.path[1:]:
             lines.append(f"{indent}if v is not None:")
-            lines.append(f"{indent}    v = v.get({step!r}) if isinstance(v, dict) else getattr(v, {step!r}, None)")
+            lines.append(f"{indent}    v = v.get({step!r}) if v.__class__ is dict else STEP(v, {step!r})")
         lines.append(f"{indent}if v is not None:")
         lines.append(f"{indent}    v = C{n}(v)")
         lines.append(f"{indent}    if v is not None:")
@@ -99,3 +99,8 @@ def _compile_apply(fields: Sequence[Field]) -> Apply:
     exec("\n".join(lines), namespace)  # the source is built from the endpoint tables, never from input
     apply: Apply = namespace["apply"]
     return apply
+
+
+def _step(obj: Any, key: str) -> Any:
+    """A step below anything but a plain dict (those are read inline): a dict subclass, an object, ``None``."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
