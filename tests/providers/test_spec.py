@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -173,6 +174,7 @@ NESTED = Endpoint(
             {"kind": "json", "effort": "low"},
             id="objects, not dicts",
         ),
+        pytest.param({"fmt": OrderedDict(spec=OrderedDict(type="text"))}, {"kind": "text"}, id="dict subclasses"),
         pytest.param(
             {"conversation": "conv_1"}, {"conversation": "conv_1"}, id="a key read itself and below: the value"
         ),
