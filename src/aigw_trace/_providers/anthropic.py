@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -442,39 +441,8 @@ def _take_the_native_span_place() -> Callable[[], None]:
     return lambda: None
 
 
-_HELPERS_BUILDING_THEIR_OWN_STREAM = (
-    ("anthropic.lib.streaming._messages", "MessageStream", False),
-    ("anthropic.lib.streaming._messages", "AsyncMessageStream", True),
-    ("anthropic.lib.streaming._prompt_caching_beta_messages", "PromptCachingBetaMessageStream", False),
-    ("anthropic.lib.streaming._prompt_caching_beta_messages", "AsyncPromptCachingBetaMessageStream", True),
-)
-"""anthropic 0.x up to about 0.4x: ``messages.stream()`` drops the stream the request returned and builds a new
-one from its response (its ``__init__`` takes ``response``); later releases take the stream itself."""
-
-
-def _trace_helper_streams() -> list[Callable[[], None]]:
-    from .._patch import patch
-    from .._streams import trace_own_stream
-
-    undo = []
-    for module_name, class_name, is_async in _HELPERS_BUILDING_THEIR_OWN_STREAM:
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
-            continue
-        if "response" in inspect.signature(cls.__init__).parameters:
-            undo.append(patch(cls, "__init__", trace_own_stream(is_async)))
-    return undo
-
-
 def _version_specific_setup(instrumentation: Any) -> Callable[[], None]:
-    undo = [_take_the_native_span_place(), *_trace_helper_streams()]
-
-    def undo_all() -> None:
-        for step in reversed(undo):
-            step()
-
-    return undo_all
+    return _take_the_native_span_place()
 
 
 PROVIDER = Provider(
