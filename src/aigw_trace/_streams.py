@@ -19,6 +19,7 @@ The first of them to see the end wins; :meth:`aigw_trace._call.Call.end` ignores
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -95,11 +96,24 @@ async def _observe_async(original: Callable[[Any], AsyncIterator[Any]], stream: 
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")
+        await _close_inner(inner)
         raise
     except BaseException as exc:
         call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
         raise
     call.end()
+
+
+async def _close_inner(inner: Any) -> None:
+    """Close the SDK's generator now, in the observer's own finalisation, so a dropped stream's body is released when
+    it would be uninstrumented rather than one finaliser later. When a collected cycle finalises both and the SDK's
+    is already closing itself, it is left to that."""
+    if not inner.ag_running:
+        try:
+            await inner.aclose()
+        except RuntimeError as exc:
+            if "already running" not in str(exc):  # anything but aclose() of a generator already closing
+                raise
 
 
 def _ignore(item: Any) -> None:
@@ -164,6 +178,7 @@ async def _without_usage_chunk_async(
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")
+        await _close_inner(inner)
         raise
     except BaseException as exc:
         call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
@@ -206,10 +221,31 @@ def _stream_method(original: Callable[[Any], Any], is_async: bool) -> Callable[[
         observer = (hide if call.hides_usage_chunk else observe)(original, self, call)  # type: ignore[operator]
         # While it runs, a body close is the SDK ending the stream under it (exhausted, or failing), and the observer
         # ends the call with the right outcome.
-        call.observer = observer
+        call.observer = _Running(observer)
         return observer
 
     return __stream__
+
+
+class _Running:
+    """What :attr:`Call.reading <aigw_trace._call.Call.reading>` asks of the observer, through a weak reference.
+
+    The body watcher holds the call; were the call to hold the observer, a dropped stream would be cyclic garbage
+    (observer, SDK generator, response, body, call), its body released only when the collector runs instead of as
+    soon as the caller lets go, as it is uninstrumented."""
+
+    __slots__ = ("_observer",)
+
+    def __init__(self, observer: Any) -> None:
+        self._observer = weakref.ref(observer)
+
+    @property
+    def gi_running(self) -> bool:
+        return bool(getattr(self._observer(), "gi_running", False))
+
+    @property
+    def ag_running(self) -> bool:
+        return bool(getattr(self._observer(), "ag_running", False))
 
 
 def _closed_by_caller(stream: Any) -> None:
