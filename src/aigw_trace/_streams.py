@@ -19,8 +19,9 @@ The first of them to see the end wins; :meth:`aigw_trace._call.Call.end` ignores
 
 from __future__ import annotations
 
+import functools
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 from ._call import Call, current_call
@@ -33,12 +34,16 @@ __all__ = ["observe_streams"]
 
 # --- the observers ---
 
+_SyncItems = Callable[[Any], Generator[Any, None, None]]
+_AsyncItems = Callable[[Any], AsyncGenerator[Any, None]]
+"""The SDK's ``Stream.__stream__`` / ``AsyncStream.__stream__``."""
+
 
 def _chunk_failed(exc: Exception) -> None:
     report("stream chunk", exc)
 
 
-def _observe_sync(original: Callable[[Any], Iterator[Any]], stream: Any, call: Call) -> Iterator[Any]:
+def _observe_sync(original: _SyncItems, stream: Any, call: Call) -> Iterator[Any]:
     """The observer of a sync stream: it stands in the stream's ``_iterator``, in front of the SDK's generator.
 
     That generator is made here, on the first item, not before: a dropped stream is a cycle (the SDK's generator
@@ -75,7 +80,7 @@ def _observe_sync(original: Callable[[Any], Iterator[Any]], stream: Any, call: C
     call.end()
 
 
-async def _observe_async(original: Callable[[Any], AsyncIterator[Any]], stream: Any, call: Call) -> AsyncIterator[Any]:
+async def _observe_async(original: _AsyncItems, stream: Any, call: Call) -> AsyncIterator[Any]:
     inner = original(stream)
     try:
         sink = None
@@ -130,7 +135,7 @@ def _never(item: Any) -> bool:
     return False
 
 
-def _without_usage_chunk(original: Callable[[Any], Iterator[Any]], stream: Any, call: Call) -> Iterator[Any]:
+def _without_usage_chunk(original: _SyncItems, stream: Any, call: Call) -> Iterator[Any]:
     """The observer for a stream whose usage aigw-trace asked for: every item is folded, the usage-only chunk is
     not yielded. A path of its own, so the usual stream pays nothing for the check."""
     inner = original(stream)
@@ -150,7 +155,7 @@ def _without_usage_chunk(original: Callable[[Any], Iterator[Any]], stream: Any, 
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")
-        inner.close()  # type: ignore[attr-defined]
+        inner.close()
         raise
     except BaseException as exc:
         call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
@@ -158,9 +163,7 @@ def _without_usage_chunk(original: Callable[[Any], Iterator[Any]], stream: Any, 
     call.end()
 
 
-async def _without_usage_chunk_async(
-    original: Callable[[Any], AsyncIterator[Any]], stream: Any, call: Call
-) -> AsyncIterator[Any]:
+async def _without_usage_chunk_async(original: _AsyncItems, stream: Any, call: Call) -> AsyncIterator[Any]:
     inner = original(stream)
     usage_only = _usage_only_of(call)
     sink: Any = None
@@ -218,7 +221,7 @@ def _stream_method(original: Callable[[Any], Any], is_async: bool) -> Callable[[
             call = None
         if call is None:
             return original(self)
-        observer = (hide if call.hides_usage_chunk else observe)(original, self, call)  # type: ignore[operator]
+        observer = (hide if call.hides_usage_chunk else observe)(original, self, call)
         # While it runs, a body close is the SDK ending the stream under it (exhausted, or failing), and the observer
         # ends the call with the right outcome.
         call.observer = _Running(observer)
@@ -280,6 +283,6 @@ def observe_streams(sync_stream: type[Any], async_stream: type[Any]) -> list[Cal
     """Patch the SDK's two stream classes (``__stream__`` and ``close``); returns the undos."""
     undo = []
     for cls, is_async in ((sync_stream, False), (async_stream, True)):
-        undo.append(patch(cls, "__stream__", lambda original, a=is_async: _stream_method(original, a)))
-        undo.append(patch(cls, "close", lambda original, a=is_async: _close_method(original, a)))
+        undo.append(patch(cls, "__stream__", functools.partial(_stream_method, is_async=is_async)))
+        undo.append(patch(cls, "close", functools.partial(_close_method, is_async=is_async)))
     return undo
