@@ -47,8 +47,8 @@ def _observe_sync(original: _SyncItems, stream: Any, call: Call) -> Iterator[Any
     """The observer of a sync stream: it stands in the stream's ``_iterator``, in front of the SDK's generator.
 
     That generator is made here, on the first item, not before: a dropped stream is a cycle (the SDK's generator
-    refers to its stream) that the collector finalises in the order its objects were made, and the observer, first,
-    then sees the stream abandoned before the SDK's generator closes the body."""
+    refers to its stream), which the collector finalises in the order its objects were made (CPython's, in
+    practice), so the observer, made first, sees the stream abandoned before the SDK's generator closes the body."""
     inner = original(stream)
     try:
         sink = None
@@ -252,9 +252,12 @@ class _Running:
 
 
 def _closed_by_caller(stream: Any) -> None:
-    call = call_of(stream.response)
-    if call is not None and not call.reading:
-        call.end(outcome="closed")
+    try:
+        call = call_of(stream.response)
+        if call is not None and not call.reading:
+            call.end(outcome="closed")
+    except Exception as exc:
+        report("closing a stream", exc)
 
 
 def _close_method(original: Callable[[Any], Any], is_async: bool) -> Callable[[Any], Any]:
