@@ -545,8 +545,6 @@ def test_what_the_sdk_returns_behaves_as_uninstrumented(request, group):
 
 # --- a response that did not come through an HTTP client's send(): the one place the body wrapper shows ---
 
-DOCUMENTED_DIFFERENCE = "docs/index.md, Guarantees: http_response.stream"
-
 
 class _BodyOnly:
     """A byte stream with an attribute of its own, answering as a network body would."""
@@ -624,8 +622,8 @@ def _byte_stream_bases() -> tuple[type, ...]:
 @pytest.mark.parametrize("early", [False, True], ids=["read", "closed-unread"])
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_a_body_wrapper_where_one_shows_is_a_byte_stream_that_forwards_everything(aigw_telemetry, is_async, early):
-    """What a caller can rely on when ``http_response.stream`` is aigw-trace's wrapper (see
-    DOCUMENTED_DIFFERENCE): an instance of the library's byte-stream classes as before, every attribute of the
+    """What a caller can rely on when ``http_response.stream`` is aigw-trace's wrapper (documented in docs/index.md,
+    Guarantees): an instance of the library's byte-stream classes as before, every attribute of the
     original readable through it, the same bytes, and closing it closes the original, once."""
     aigw_trace.uninstrument()
     (plain_seen, plain_module, plain_closed), plain_chunks, plain_close_calls = LOOP.run_until_complete(
