@@ -109,8 +109,9 @@ OPTIONS: tuple[Option, ...] = (
         BOOL,
         False,
         "AIGW_TRACE_METRICS_UNDER_GENAI_SPANS",
-        "also record GenAI metrics for a call made inside another instrumentation's GenAI client span (a "
-        "framework's own); by default that instrumentation's metrics count the call, so none is counted twice",
+        "also record GenAI metrics for a call another instrumentation records them for: one made inside its GenAI "
+        "client span (a framework's own, e.g. pydantic-ai's), or a litellm call whose `otel` callback has metrics "
+        "on; by default that instrumentation's metrics count the call, so none is counted twice",
         "metrics_under_genai_spans",
     ),
     Option(

@@ -1,11 +1,10 @@
 """What anthropic does its own way (``Provider.extra_setup``): its native span, whose place aigw-trace takes, and
-the 0.x stream helpers that build a stream of their own."""
+the SDK's omitted-parameter sentinels, which nested request fields skip."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -52,31 +51,6 @@ def _take_the_native_span_place() -> Callable[[], None]:
     return lambda: None
 
 
-_HELPERS_BUILDING_THEIR_OWN_STREAM = (
-    ("anthropic.lib.streaming._messages", "MessageStream", False),
-    ("anthropic.lib.streaming._messages", "AsyncMessageStream", True),
-    ("anthropic.lib.streaming._prompt_caching_beta_messages", "PromptCachingBetaMessageStream", False),
-    ("anthropic.lib.streaming._prompt_caching_beta_messages", "AsyncPromptCachingBetaMessageStream", True),
-)
-"""anthropic 0.x up to about 0.4x: ``messages.stream()`` drops the stream the request returned and builds a new
-one from its response (its ``__init__`` takes ``response``); later releases take the stream itself."""
-
-
-def _trace_helper_streams() -> list[Callable[[], None]]:
-    from ..._patch import patch
-    from ..._streams import trace_own_stream
-
-    undo = []
-    for module_name, class_name, is_async in _HELPERS_BUILDING_THEIR_OWN_STREAM:
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
-            continue
-        if "response" in inspect.signature(cls.__init__).parameters:
-            undo.append(patch(cls, "__init__", trace_own_stream(is_async)))
-    return undo
-
-
 def _omitted_parameters() -> Callable[[], None]:
     # Every parameter left out travels in the body as the SDK's sentinel: a nested request field skips it at once.
     import anthropic._types as types
@@ -90,7 +64,7 @@ def _omitted_parameters() -> Callable[[], None]:
 
 
 def version_specific_setup(instrumentation: Any) -> Callable[[], None]:
-    undo = [_take_the_native_span_place(), *_trace_helper_streams(), _omitted_parameters()]
+    undo = [_take_the_native_span_place(), _omitted_parameters()]
 
     def undo_all() -> None:
         for step in reversed(undo):
