@@ -337,3 +337,63 @@ async def test_async_stream_helper_exit(aigw_telemetry, fake_api, openai_client)
         async for _event in stream:
             break
     assert only_span(aigw_telemetry).attributes[A.AIGW_STREAM_OUTCOME] == "closed"
+
+
+# --- the SDK's own stream classes, observed without being replaced ---
+
+
+def test_a_stream_made_outside_any_call_is_left_alone(aigw_telemetry, openai_client):
+    import httpx2
+    from openai.types.chat import ChatCompletionChunk
+
+    response = httpx2.Response(200, content=b"".join(stream_chunks(3)), request=httpx2.Request("GET", "http://x"))
+    stream = openai.Stream(cast_to=ChatCompletionChunk, response=response, client=openai_client())
+    assert stream._iterator.__qualname__ == "Stream.__stream__"  # the SDK's own generator, nothing in front
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "t0t1t2"
+    assert aigw_telemetry.genai_spans() == []
+
+
+def test_a_stream_class_extending_the_sdks_is_observed_and_kept(aigw_telemetry, fake_api, openai_client):
+    """A subclass whose ``__stream__`` builds on the SDK's (as openai's agent session stream and anthropic's Bedrock
+    stream do) is what the caller gets, and its items still reach the call."""
+    from openai.types.chat import ChatCompletionChunk
+
+    class Tagged(openai.Stream[ChatCompletionChunk]):
+        def __stream__(self) -> Any:
+            for item in super().__stream__():
+                item.id = "tagged"
+                yield item
+
+    fake_api.reply(Reply(chunks=stream_chunks(3)))
+    body = {k: v for k, v in STREAM_KW.items() if k != "stream"} | {"stream": True}
+    stream = openai_client().post(
+        "/chat/completions", body=body, cast_to=ChatCompletionChunk, stream=True, stream_cls=Tagged
+    )
+    assert type(stream) is Tagged
+    assert {chunk.id for chunk in stream} == {"tagged"}
+    span = only_span(aigw_telemetry)
+    assert span.attributes[A.AIGW_STREAM_OUTCOME] == "completed"
+    assert span.attributes[A.USAGE_OUTPUT_TOKENS] == 3
+
+
+def test_a_dropped_stream_without_a_cycle_ends_at_once(aigw_telemetry, fake_api):
+    """anthropic (1.x and later) makes a stream's generator on a copy of it, so a dropped stream is freed at once,
+    without the collector: so is its span, and so is its body, as uninstrumented (aigw-trace adds no cycle)."""
+    import anthropic
+    import httpx2
+
+    from tests.providers.test_anthropic import MESSAGES as CLAUDE_MESSAGES
+    from tests.providers.test_anthropic import message_events
+
+    fake_api.reply(Reply(chunks=sse(message_events(), done=False, named=True)))
+    http = httpx2.Client(transport=httpx2.MockTransport(fake_api.handler))
+    client = anthropic.Anthropic(api_key="k", base_url="http://gateway.test", max_retries=0, http_client=http)
+    gc.disable()
+    try:
+        stream = client.messages.create(model="claude-x", max_tokens=8, messages=CLAUDE_MESSAGES, stream=True)
+        next(iter(stream))
+        del stream
+        assert only_span(aigw_telemetry).attributes[A.AIGW_STREAM_OUTCOME] == "abandoned"
+        assert fake_api.bodies_closed == [True]
+    finally:
+        gc.enable()

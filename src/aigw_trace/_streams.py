@@ -1,264 +1,124 @@
 """Streams that end their call exactly once, whatever the caller does with them.
 
-Two small pieces cover every exit path without proxying the SDK's stream object:
+The caller keeps the SDK's own stream object, of the SDK's own class (``type(stream) is openai.Stream`` holds). Two
+small pieces cover every exit path without subclassing or proxying it:
 
-* :func:`traced_stream_class` makes, once per SDK stream class, a subclass whose ``__stream__`` hands each parsed
-  item to the call. The caller still holds a genuine ``openai.Stream``/``anthropic.Stream`` (``isinstance`` and
-  ``type`` checks keep working) and no context is attached across yields.
-* :func:`watch_body` wraps the HTTP response's byte stream, so the call also ends when the SDK closes the
-  response directly (``with`` exit, ``close()``, the ``.stream()`` helpers), when a raw streaming response is
-  closed without ever being parsed, and when the response is garbage-collected unread. It works for ``httpx`` and
-  ``httpx2`` responses alike (whichever the SDK, or the client the caller gave it, uses) and imports neither.
+* The SDK's ``Stream``/``AsyncStream`` make their item generator with ``self.__stream__()`` (every release of both
+  SDKs; anthropic 1.x and later on first use, through a cached ``_iterator``) and iterate it through
+  ``self._iterator``. :func:`observe_streams` patches ``__stream__`` on those two classes so that, for a stream that
+  belongs to a call, the generator handed back is an observer in front of the SDK's own: it hands each item to the
+  call and ends it when the items end, fail or the stream is dropped. No context is attached across yields, and
+  the per-chunk path is one call into the call's accumulator. Every way the SDK builds a stream (the request, a raw
+  response's ``parse()``, a helper that builds its own from the response) goes through it.
+* :func:`aigw_trace._http_body.watch_body` watches the HTTP body under the stream, so closing the stream, exiting
+  its ``with`` or closing the response ends the call as ``closed``; the patched ``close`` also ends it when the body
+  was already closed (an in-memory body).
 
 The first of them to see the end wins; :meth:`aigw_trace._call.Call.end` ignores the rest.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import types
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, get_origin
+import functools
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from typing import Any
 
-from ._call import CALL_KEY, Call, current_call
+from ._call import Call, current_call
+from ._http_body import call_of, watch_body
+from ._patch import patch
 from ._safety import report
 
-__all__ = ["CALL_KEY", "current_call", "keep_isinstance", "trace_own_stream", "traced_stream_class", "watch_body"]
+__all__ = ["observe_streams"]
 
 
-# --- the HTTP body watcher ---
+# --- the observers ---
 
-
-def _body_closed(call: Call, buffer: list[bytes] | None, exhausted: bool) -> None:
-    if call.ended or call.reading:
-        return
-    if buffer is not None and exhausted:
-        try:
-            parsed = json.loads(b"".join(buffer))
-        except ValueError:
-            parsed = None
-        call.end(response=parsed)
-        return
-    call.end(outcome="completed" if exhausted else "closed")
-
-
-class _Watched:
-    """What the body wrappers of every HTTP library share: the watched call, and transparency.
-
-    Everything the wrapper does not define is read from the stream it wraps, so what the HTTP library and the SDK
-    read off ``response.stream`` (``httpx2`` reads ``elapsed`` there) answers as it would without us.
-    """
-
-    __slots__ = ()
-    _inner: Any
-    aigw_call: Call
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_inner":  # not set yet: never recurse
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-    def __del__(self) -> None:
-        try:  # noqa: SIM105 - contextlib may already be torn down at interpreter shutdown
-            self.aigw_call.end(outcome="abandoned")
-        except Exception:  # interpreter shutdown, or never fully built: nothing sensible is left to do
-            pass
-
-
-def _sync_body_type(base: type[Any]) -> type[Any]:
-    def __init__(self: Any, inner: Any, call: Call) -> None:
-        self._inner = inner
-        self.aigw_call = call
-        self._buffer = [] if call.wants_body else None
-        self._exhausted = False
-
-    def __iter__(self: Any) -> Iterator[bytes]:
-        buffer = self._buffer
-        for chunk in self._inner:
-            if buffer is not None:
-                buffer.append(chunk)
-            yield chunk
-        self._exhausted = True
-
-    def close(self: Any) -> None:
-        try:
-            self._inner.close()
-        finally:
-            _body_closed(self.aigw_call, self._buffer, self._exhausted)
-
-    namespace = {"__init__": __init__, "__iter__": __iter__, "close": close, "__module__": __name__}
-    return type("_SyncBody", (_Watched, base), namespace)
-
-
-def _async_body_type(base: type[Any]) -> type[Any]:
-    def __init__(self: Any, inner: Any, call: Call) -> None:
-        self._inner = inner
-        self.aigw_call = call
-        self._buffer = [] if call.wants_body else None
-        self._exhausted = False
-
-    async def __aiter__(self: Any) -> AsyncIterator[bytes]:
-        buffer = self._buffer
-        async for chunk in self._inner:
-            if buffer is not None:
-                buffer.append(chunk)
-            yield chunk
-        self._exhausted = True
-
-    async def aclose(self: Any) -> None:
-        try:
-            await self._inner.aclose()
-        finally:
-            _body_closed(self.aigw_call, self._buffer, self._exhausted)
-
-    namespace = {"__init__": __init__, "__aiter__": __aiter__, "aclose": aclose, "__module__": __name__}
-    return type("_AsyncBody", (_Watched, base), namespace)
-
-
-_BodyTypes = tuple[type[Any], type[Any], type[Any]]
-"""(the library's sync byte-stream base, our sync wrapper, our async wrapper)."""
-
-_BODY_TYPES: dict[type[Any], _BodyTypes | None] = {}
-"""Per HTTP response class (``httpx.Response``, ``httpx2.Response``, a subclass): the wrappers for its library,
-made on first sight. Keyed by class, so the set is bounded by the response classes the SDKs use."""
-
-
-def _body_types(response_cls: type[Any]) -> _BodyTypes | None:
-    if response_cls in _BODY_TYPES:
-        return _BODY_TYPES[response_cls]
-    found: _BodyTypes | None = None
-    for cls in response_cls.__mro__:
-        # The library the SDK already imported: found in sys.modules, never imported by us.
-        library = sys.modules.get(cls.__module__.partition(".")[0])
-        sync_base = getattr(library, "SyncByteStream", None)
-        async_base = getattr(library, "AsyncByteStream", None)
-        if getattr(library, "Response", None) is cls and isinstance(sync_base, type) and isinstance(async_base, type):
-            found = (sync_base, _sync_body_type(sync_base), _async_body_type(async_base))
-            break
-    _BODY_TYPES[response_cls] = found
-    return found
-
-
-def watch_body(response: Any, call: Call) -> bool:
-    """Make closing (or dropping) ``response`` end ``call``, for an ``httpx`` or ``httpx2`` response alike.
-
-    Returns ``False`` for anything else (an object no known HTTP library made), which the caller ends itself."""
-    stream = getattr(response, "stream", None)
-    if isinstance(stream, _Watched):
-        return True
-    body_types = _body_types(response.__class__)
-    if body_types is None or stream is None:
-        return False
-    sync_base, sync_body, async_body = body_types
-    response.stream = (sync_body if isinstance(stream, sync_base) else async_body)(stream, call)
-    return True
-
-
-def call_of(response: Any) -> Call | None:
-    """The call a raw response belongs to, if :func:`watch_body` saw it."""
-    call = getattr(getattr(response, "stream", None), "aigw_call", None)
-    return call if isinstance(call, Call) else None
-
-
-# --- the stream observer ---
-
-
-def _attach(stream: Any) -> Call | None:
-    response = stream.response
-    call = call_of(response)
-    if call is None:
-        call = current_call()
-        if call is None or call.ended:
-            return None
-        watch_body(response, call)
-    return call
+_SyncItems = Callable[[Any], Generator[Any, None, None]]
+_AsyncItems = Callable[[Any], AsyncGenerator[Any, None]]
+"""The SDK's ``Stream.__stream__`` / ``AsyncStream.__stream__``."""
 
 
 def _chunk_failed(exc: Exception) -> None:
     report("stream chunk", exc)
 
 
-def _observe_sync(base_stream: Any) -> Any:
-    def __stream__(self: Any) -> Iterator[Any]:
-        inner = base_stream(self)
-        call: Call | None = self._aigw_call
-        if call is None:
+def _observe_sync(original: _SyncItems, stream: Any, call: Call) -> Iterator[Any]:
+    """The observer of a sync stream: it stands in the stream's ``_iterator``, in front of the SDK's generator.
+
+    That generator is made here, on the first item, not before: a dropped stream is a cycle (the SDK's generator
+    refers to its stream), which the collector finalises in the order its objects were made (CPython's, in
+    practice), so the observer, made first, sees the stream abandoned before the SDK's generator closes the body."""
+    inner = original(stream)
+    try:
+        sink = None
+        for item in inner:
+            sink = call.first_chunk(item)
+            yield item
+            break
+        if sink is None:
             yield from inner
-            return
-        if call.hides_usage_chunk:
-            yield from _without_usage_chunk(inner, call)
-            return
-        try:
-            sink = None
+        else:
+            # The per-chunk path: one call into the accumulator. A failing accumulator is reported once and
+            # dropped; the caller's stream goes on.
             for item in inner:
-                sink = call.first_chunk(item)
+                try:
+                    sink(item)
+                except Exception as exc:
+                    _chunk_failed(exc)
+                    sink = _ignore
                 yield item
-                break
-            if sink is None:
-                yield from inner
-            else:
-                # The per-chunk path: one call into the accumulator. A failing accumulator is reported once and
-                # dropped; the caller's stream goes on.
-                for item in inner:
-                    try:
-                        sink(item)
-                    except Exception as exc:
-                        _chunk_failed(exc)
-                        sink = _ignore
-                    yield item
-        except GeneratorExit:
-            # Only dropping the stream closes this generator (the SDK's close() closes the response, which ends the
-            # call as `closed` first): it was abandoned.
-            call.end(outcome="abandoned")
-            inner.close()
-            raise
-        except BaseException as exc:
-            call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
-            raise
-        call.end()
-
-    return __stream__
+    except GeneratorExit:
+        # Only dropping the stream closes this generator (the SDK's close() closes the response, which ends the
+        # call as `closed` first): it was abandoned.
+        call.end(outcome="abandoned")
+        inner.close()
+        raise
+    except BaseException as exc:
+        call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
+        raise
+    call.end()
 
 
-def _observe_async(base_stream: Any) -> Any:
-    async def __stream__(self: Any) -> AsyncIterator[Any]:
-        inner = base_stream(self)
-        call: Call | None = self._aigw_call
-        if call is None:
+async def _observe_async(original: _AsyncItems, stream: Any, call: Call) -> AsyncIterator[Any]:
+    inner = original(stream)
+    try:
+        sink = None
+        async for item in inner:
+            sink = call.first_chunk(item)
+            yield item
+            break
+        if sink is None:
             async for item in inner:
                 yield item
-            return
-        if call.hides_usage_chunk:
-            async for item in _without_usage_chunk_async(inner, call):
+        else:
+            async for item in inner:
+                try:
+                    sink(item)
+                except Exception as exc:
+                    _chunk_failed(exc)
+                    sink = _ignore
                 yield item
-            return
+    except GeneratorExit:
+        call.end(outcome="abandoned")
+        await _close_inner(inner)
+        raise
+    except BaseException as exc:
+        call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
+        raise
+    call.end()
+
+
+async def _close_inner(inner: Any) -> None:
+    """Close the SDK's generator now, in the observer's own finalisation, so a dropped stream's body is released when
+    it would be uninstrumented rather than one finaliser later. When a collected cycle finalises both and the SDK's
+    is already closing itself, it is left to that."""
+    if not inner.ag_running:
         try:
-            sink = None
-            async for item in inner:
-                sink = call.first_chunk(item)
-                yield item
-                break
-            if sink is None:
-                async for item in inner:
-                    yield item
-            else:
-                async for item in inner:
-                    try:
-                        sink(item)
-                    except Exception as exc:
-                        _chunk_failed(exc)
-                        sink = _ignore
-                    yield item
-        except GeneratorExit:
-            call.end(outcome="abandoned")
-            raise
-        except BaseException as exc:
-            call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
-            raise
-        call.end()
-
-    return __stream__
+            await inner.aclose()
+        except RuntimeError as exc:
+            if "already running" not in str(exc):  # anything but aclose() of a generator already closing
+                raise
 
 
 def _ignore(item: Any) -> None:
@@ -275,9 +135,10 @@ def _never(item: Any) -> bool:
     return False
 
 
-def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
+def _without_usage_chunk(original: _SyncItems, stream: Any, call: Call) -> Iterator[Any]:
     """The observer for a stream whose usage aigw-trace asked for: every item is folded, the usage-only chunk is
     not yielded. A path of its own, so the usual stream pays nothing for the check."""
+    inner = original(stream)
     usage_only = _usage_only_of(call)
     sink: Any = None
     try:
@@ -294,7 +155,7 @@ def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")
-        inner.close()  # type: ignore[attr-defined]
+        inner.close()
         raise
     except BaseException as exc:
         call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
@@ -302,7 +163,8 @@ def _without_usage_chunk(inner: Iterator[Any], call: Call) -> Iterator[Any]:
     call.end()
 
 
-async def _without_usage_chunk_async(inner: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+async def _without_usage_chunk_async(original: _AsyncItems, stream: Any, call: Call) -> AsyncIterator[Any]:
+    inner = original(stream)
     usage_only = _usage_only_of(call)
     sink: Any = None
     try:
@@ -319,6 +181,7 @@ async def _without_usage_chunk_async(inner: AsyncIterator[Any], call: Call) -> A
                 yield item
     except GeneratorExit:
         call.end(outcome="abandoned")
+        await _close_inner(inner)
         raise
     except BaseException as exc:
         call.end(exc, outcome="error" if isinstance(exc, Exception) else "cancelled")
@@ -326,108 +189,103 @@ async def _without_usage_chunk_async(inner: AsyncIterator[Any], call: Call) -> A
     call.end()
 
 
-def _closed_by_caller(stream: Any) -> None:
-    call: Call | None = getattr(stream, "_aigw_call", None)
-    if call is not None and not call.reading:
-        call.end(outcome="closed")
+# --- attaching to the SDK's streams ---
 
 
-_CLASSES: dict[Any, type[Any]] = {}
-_TRACED: set[type[Any]] = set()
-"""Every class :func:`traced_stream_class` made (bounded like ``_CLASSES``)."""
+def _attach(stream: Any) -> Call | None:
+    """The streaming call ``stream`` belongs to: the one whose body is watched under it (a raw response parsed, a
+    helper's own stream, anthropic's lazy iterator), else the call in progress (the SDK building the stream while
+    the call's request runs)."""
+    response = stream.response
+    call = call_of(response)
+    if call is None:
+        call = current_call()
+        if call is None or call.ended or not call.stream:
+            return None
+        watch_body(response, call)
+    elif call.ended or not call.stream:
+        return None
+    return call
 
 
-def keep_isinstance(original: Any) -> Any:
-    """A replacement for a stream metaclass's ``__instancecheck__`` that also accepts our traced subclasses.
+def _stream_method(original: Callable[[Any], Any], is_async: bool) -> Callable[[Any], Any]:
+    """The SDK's ``__stream__``, handing back the observer in front of its generator when the stream is a call's."""
+    observe = _observe_async if is_async else _observe_sync
+    hide = _without_usage_chunk_async if is_async else _without_usage_chunk
 
-    anthropic 0.x gives ``Stream``/``AsyncStream`` a metaclass whose ``isinstance`` answers ``False`` for every
-    subclass instance (only the exact class passes, through Python's own shortcut). A substituted subclass would then
-    fail the caller's ``isinstance(stream, anthropic.Stream)``, and ours; this keeps it true for our subclasses only
-    and leaves every other answer, warnings included, to the SDK.
-    """
-
-    def __instancecheck__(cls: Any, instance: Any) -> bool:
-        if instance.__class__ in _TRACED and issubclass(instance.__class__, cls):
-            return True
-        return bool(original(cls, instance))
-
-    return __instancecheck__
-
-
-def traced_stream_class(stream_cls: Any, is_async: bool) -> Any:
-    """The observing subclass of an SDK stream class (``Stream[ChatCompletionChunk]`` and the like).
-
-    Made once per stream class; the set of stream classes is fixed by the SDK's code, so the cache stays small.
-    """
-    cls = _CLASSES.get(stream_cls)
-    if cls is not None:
-        return cls
-    origin = get_origin(stream_cls) or stream_cls
-    base_init = origin.__init__
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        base_init(self, *args, **kwargs)
+    def __stream__(self: Any) -> Any:
         try:
-            self._aigw_call = call = _attach(self)
-            if call is not None:
-                # The generator the SDK made from our __stream__: while it runs, a body close is the SDK ending the
-                # stream under it (exhausted, or failing), and the observer ends the call with the right outcome.
-                call.observer = self._iterator
+            call = _attach(self)
         except Exception as exc:
-            self._aigw_call = None
             report("attaching to a stream", exc)
+            call = None
+        if call is None:
+            return original(self)
+        observer = (hide if call.hides_usage_chunk else observe)(original, self, call)
+        # While it runs, a body close is the SDK ending the stream under it (exhausted, or failing), and the observer
+        # ends the call with the right outcome.
+        call.observer = _Running(observer)
+        return observer
 
-    base_close = origin.close
+    return __stream__
 
-    # Stream.close() and `with` exit close the HTTP response, which ends the call through the body watcher; an
-    # in-memory body is already closed by then, so the stream's own close ends it as well.
+
+class _Running:
+    """What :attr:`Call.reading <aigw_trace._call.Call.reading>` asks of the observer, through a weak reference.
+
+    The body watcher holds the call; were the call to hold the observer, a dropped stream would be cyclic garbage
+    (observer, SDK generator, response, body, call), its body released only when the collector runs instead of as
+    soon as the caller lets go, as it is uninstrumented."""
+
+    __slots__ = ("_observer",)
+
+    def __init__(self, observer: Any) -> None:
+        self._observer = weakref.ref(observer)
+
+    @property
+    def gi_running(self) -> bool:
+        return bool(getattr(self._observer(), "gi_running", False))
+
+    @property
+    def ag_running(self) -> bool:
+        return bool(getattr(self._observer(), "ag_running", False))
+
+
+def _closed_by_caller(stream: Any) -> None:
+    try:
+        call = call_of(stream.response)
+        if call is not None and not call.reading:
+            call.end(outcome="closed")
+    except Exception as exc:
+        report("closing a stream", exc)
+
+
+def _close_method(original: Callable[[Any], Any], is_async: bool) -> Callable[[Any], Any]:
+    """The SDK's ``close``: it closes the HTTP response, which ends the call through the body watcher; an in-memory
+    body is already closed by then, so the stream's own close ends it as well."""
     if is_async:
 
-        async def close(self: Any) -> None:
+        async def aclose(self: Any) -> None:
             try:
-                await base_close(self)
+                await original(self)
             finally:
                 _closed_by_caller(self)
 
-    else:
+        return aclose
 
-        def close(self: Any) -> None:  # type: ignore[misc]
-            try:
-                base_close(self)
-            finally:
-                _closed_by_caller(self)
+    def close(self: Any) -> None:
+        try:
+            original(self)
+        finally:
+            _closed_by_caller(self)
 
-    namespace = {
-        "__init__": __init__,
-        "close": close,
-        "__stream__": (_observe_async if is_async else _observe_sync)(origin.__stream__),
-        "__module__": origin.__module__,
-        "__qualname__": origin.__qualname__,
-        "__doc__": origin.__doc__,
-    }
-    cls = types.new_class(origin.__name__, (stream_cls,), {}, lambda ns: ns.update(namespace))
-    _TRACED.add(cls)
-    _CLASSES[stream_cls] = cls
-    return cls
+    return close
 
 
-def trace_own_stream(is_async: bool) -> Any:
-    """For a stream helper that builds its own SDK stream from the response (``self._raw_stream``) instead of taking
-    the one the SDK's request returned (anthropic 0.x up to about 0.4x): make the one it builds a traced one, so the
-    call still sees each event. Returns a ``make`` for :func:`aigw_trace._patch.patch` of the helper's ``__init__``."""
-
-    def make(original: Any) -> Any:
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **kwargs)
-            try:
-                raw = getattr(self, "_raw_stream", None)
-                if raw is None or raw.__class__ in _TRACED or call_of(raw.response) is None:
-                    return
-                cls = traced_stream_class(raw.__class__, is_async)
-                self._raw_stream = cls(cast_to=raw._cast_to, response=raw.response, client=raw._client)
-            except Exception as exc:
-                report("attaching to a stream helper", exc)
-
-        return __init__
-
-    return make
+def observe_streams(sync_stream: type[Any], async_stream: type[Any]) -> list[Callable[[], None]]:
+    """Patch the SDK's two stream classes (``__stream__`` and ``close``); returns the undos."""
+    undo = []
+    for cls, is_async in ((sync_stream, False), (async_stream, True)):
+        undo.append(patch(cls, "__stream__", functools.partial(_stream_method, is_async=is_async)))
+        undo.append(patch(cls, "close", functools.partial(_close_method, is_async=is_async)))
+    return undo

@@ -1,25 +1,15 @@
-"""The one mechanism every provider shares: patch a Stainless-generated SDK's base client.
+"""A call's start and hand-over: what the patched ``request`` (``_install``) does before and after the SDK's own.
 
-Both SDKs funnel every endpoint, sync and async, streaming and raw, through ``SyncAPIClient.request`` /
-``AsyncAPIClient.request``, and build every HTTP attempt (retries included) in ``BaseClient._build_request``,
-before any request signing. So two patches per SDK cover everything:
-
-* ``request``: start the call's span, make it current for the whole send (retries included), end it when the
-  result is known — or hand the ending to the stream machinery in ``_streams``.
-* ``_build_request``: inject the trace context into each attempt's headers, from the call's context, without
-  overwriting what the caller set in ``default_headers`` or ``extra_headers`` (not patched at all when injection is
-  turned off). Into the finished request rather than the SDK's header dict, so the header is not copied and
-  re-encoded by every step in between.
-
-A third, ``_process_response``, only notes the final response's headers (gateway headers, ``traceresponse``) and
-is left out when nothing reads them. Each patch is a plain function installed by :func:`patch`.
+:meth:`Instrumentation.begin` reads the request once (route to an endpoint, request attributes, content when opted
+in), starts the CLIENT span and makes the :class:`~aigw_trace._call.Call` that travels in the context with it.
+:meth:`Instrumentation.finish` ends the call with the SDK's result, or hands the ending to the stream and HTTP body
+watchers (``_streams``, ``_http_body``) when the result is a stream or a raw response whose body is yet to be read.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import baggage
@@ -32,14 +22,15 @@ from opentelemetry.util.types import AttributeValue
 from . import _attributes as A
 from ._call import CALL_KEY, Call
 from ._content import capture_inputs
+from ._framework_telemetry import framework_records_metrics
 from ._hooks import RequestInfo
-from ._inject import inject_headers
+from ._http_body import watch_body
+from ._install import Patches
 from ._metrics import MetricAttributes
-from ._patch import patch
 from ._providers._spec import Endpoint, Provider
 from ._safety import report
 from ._scope import scoped_attributes
-from ._streams import keep_isinstance, traced_stream_class, watch_body
+from ._stream_usage import ask_for_stream_usage
 from ._telemetry import SCOPE, Telemetry
 
 _MAX_CONSTANTS_PER_CLIENT = 64
@@ -50,60 +41,12 @@ _SESSION_BAGGAGE_KEY = "session.id"
 """The baggage key LiteLLM reads as its session id (see docs/gateways)."""
 
 
-class Instrumentation:
-    """aigw-trace applied to one SDK: the patches, and what they need at call time, resolved once."""
+class Instrumentation(Patches):
+    """aigw-trace applied to one SDK: its patches, and what they need at call time, resolved once."""
 
     def __init__(self, provider: Provider, tel: Telemetry) -> None:
-        self.provider = provider
-        self.tel = tel
+        super().__init__(provider, tel)
         self._provider_names: dict[type[Any], str] = {}
-        self._undo: list[Callable[[], None]] = []
-        self.installed = False
-        # Resolved in install(): the SDK's own classes, for isinstance checks on results.
-        self._stream_bases: tuple[type[Any], ...] = ()
-        self._async_stream: type[Any] | None = None
-        self._raw_bases: tuple[type[Any], ...] = ()
-
-    # --- install / uninstall ---
-
-    def install(self) -> None:
-        if self.installed:
-            return
-        p = self.provider
-        layout = p.layout
-        streams = importlib.import_module(f"{p.package}.{layout.stream_module}")
-        self._async_stream = getattr(streams, layout.async_stream)
-        self._stream_bases = (getattr(streams, layout.sync_stream), self._async_stream)
-        self._raw_bases = tuple(_classes_present(p.package, layout.raw_responses))
-        base = importlib.import_module(f"{p.package}.{layout.base_client_module}")
-        patches: list[tuple[str, str, Callable[[Any], Callable[..., Any]]]] = [
-            (layout.sync_client, "request", self._request_sync),
-            (layout.async_client, "request", self._request_async),
-        ]
-        if self.tel.settings.propagate:  # with injection off, there is nothing to do per attempt
-            patches.append(("BaseClient", "_build_request", self._build_request))
-        if self.tel.settings.reads_response_headers:
-            patches += [
-                (layout.sync_client, "_process_response", self._process_response),
-                (layout.async_client, "_process_response", self._process_response),
-            ]
-        for cls_name, method, make in patches:
-            self._undo.append(patch(getattr(base, cls_name), method, make))
-        for meta in {type(cls) for cls in self._stream_bases}:
-            # Only a metaclass of the SDK's own that answers isinstance itself (anthropic 0.x): see keep_isinstance.
-            if meta.__module__.partition(".")[0] == p.package and "__instancecheck__" in vars(meta):
-                self._undo.append(patch(meta, "__instancecheck__", keep_isinstance))
-        if p.extra_setup is not None:
-            self._undo.append(p.extra_setup(self))
-        self.installed = True
-
-    def uninstall(self) -> None:
-        while self._undo:
-            try:
-                self._undo.pop()()
-            except Exception as exc:
-                report("uninstrumenting", exc)
-        self.installed = False
 
     # --- per call ---
 
@@ -170,13 +113,6 @@ class Instrumentation:
                 attrs[A.REQUEST_STREAM] = True
                 if endpoint.stream_usage is not None and tel.settings.stream_usage:
                     hides_usage_chunk = ask_for_stream_usage(options, endpoint.stream_usage.option)
-                stream_cls = kwargs.get("stream_cls")
-                if stream_cls is not None:
-                    origin = getattr(stream_cls, "__origin__", stream_cls)
-                    if isinstance(origin, type) and issubclass(origin, self._stream_bases):
-                        kwargs["stream_cls"] = traced_stream_class(
-                            stream_cls, self._async_stream is not None and issubclass(origin, self._async_stream)
-                        )
             scoped = scoped_attributes()
             if scoped:
                 attrs.update(scoped)
@@ -195,12 +131,12 @@ class Instrumentation:
                 else None
             )
             call = Call(tel, endpoint, span, metrics, stream, accumulator, event_attrs)
-            # One look at the enclosing span; the rest only under another instrumentation's CLIENT span.
+            # Another instrumentation records this call's GenAI metrics: one look at the enclosing span (the rest
+            # only under a CLIENT span) and one at sys.modules (the rest only in a litellm call).
             parent = ctx.get(_SPAN_KEY)
-            if (
-                getattr(parent, "kind", None) is SpanKind.CLIENT
-                and not tel.settings.metrics_under_genai_spans
-                and _other_genai_client(parent)
+            if not tel.settings.metrics_under_genai_spans and (
+                (getattr(parent, "kind", None) is SpanKind.CLIENT and _other_genai_client(parent))
+                or framework_records_metrics()
             ):
                 call.records_metrics = False
             if hides_usage_chunk:
@@ -289,9 +225,11 @@ class Instrumentation:
     def finish(self, call: Call, result: Any) -> Any:
         """Record ``result`` and end the call, or leave the ending to the stream machinery. Never raises."""
         try:
-            if isinstance(result, self._stream_bases):
-                # The observing subclass attached itself; a stream the SDK built from another class ends with
-                # its body.
+            # issubclass, not isinstance: anthropic 0.x's stream metaclass answers isinstance False for a subclass
+            # of its stream (BedrockStream).
+            if issubclass(result.__class__, self._stream_bases):
+                # The observer attaches itself where the SDK makes the stream's items (on first use in anthropic
+                # 1.x and later): to this call, through the body watched here.
                 if not call.ended:
                     watch_body(result.response, call)
             elif self._raw_bases and isinstance(result, self._raw_bases):
@@ -318,80 +256,6 @@ class Instrumentation:
             parsed = None
         call.end(response=parsed)
 
-    # --- the patched methods: each ``make`` gets the SDK's original and returns its replacement ---
-
-    def _request_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
-
-        def request(client: Any, *args: Any, **kwargs: Any) -> Any:
-            call = begin(client, args, kwargs)
-            if call is None:
-                return original(client, *args, **kwargs)
-            token = attach(call.context)  # type: ignore[arg-type]
-            try:
-                result = original(client, *args, **kwargs)
-            except BaseException as exc:
-                call.end(exc)
-                raise
-            finally:
-                detach(token)
-            return finish(call, result)
-
-        return request
-
-    def _request_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
-
-        async def request(client: Any, *args: Any, **kwargs: Any) -> Any:
-            call = begin(client, args, kwargs)
-            if call is None:
-                return await original(client, *args, **kwargs)
-            token = attach(call.context)  # type: ignore[arg-type]
-            try:
-                result = await original(client, *args, **kwargs)
-            except BaseException as exc:
-                call.end(exc)
-                raise
-            finally:
-                detach(token)
-            return finish(call, result)
-
-        return request
-
-    def _build_request(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        get_current = otel_context.get_current
-        hosts = self.tel.settings.inject_hosts
-        session_headers = self.tel.settings.session_headers
-
-        def _build_request(client: Any, *args: Any, **kwargs: Any) -> Any:
-            request = original(client, *args, **kwargs)
-            call = get_current().get(CALL_KEY)  # current_call(), without a frame: this runs per attempt
-            if call.__class__ is Call:
-                try:
-                    if hosts is None or hosts.allows(request.url.host):
-                        options = args[0] if args else kwargs["options"]
-                        inject_headers(request.headers, call, session_headers, client, options)
-                except Exception as exc:
-                    report("injecting trace context", exc)
-            return request
-
-        return _build_request
-
-    def _process_response(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        get_current = otel_context.get_current
-
-        def _process_response(client: Any, *args: Any, **kwargs: Any) -> Any:
-            # The one place every successful call's final HTTP response passes, with its headers (read when it
-            # ends).
-            call = get_current().get(CALL_KEY)
-            if call.__class__ is Call and call.headers is None:
-                response = kwargs.get("response")
-                if response is not None:
-                    call.headers = response.headers
-            return original(client, *args, **kwargs)
-
-        return _process_response
-
 
 def _suppression_keys() -> tuple[Any, Any] | None:
     """The context keys ``suppress_instrumentation()`` sets, so ``begin`` checks them in the context it reads anyway
@@ -407,17 +271,6 @@ def _suppression_keys() -> tuple[Any, Any] | None:
 
 
 _SUPPRESS_KEYS = _suppression_keys()
-
-
-def _classes_present(package: str, names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
-    """The classes of ``(module, class)`` pairs in ``package`` that the installed release has (each has a subset)."""
-    for module_name, class_name in names:
-        try:
-            cls = getattr(importlib.import_module(f"{package}.{module_name}"), class_name)
-        except (ImportError, AttributeError):
-            continue
-        if isinstance(cls, type):
-            yield cls
 
 
 def _body_read(http: Any) -> bool:
@@ -440,34 +293,6 @@ def _server_attributes(url: Any) -> dict[str, AttributeValue]:
         if port is not None:
             attrs[A.SERVER_PORT] = port
     return attrs
-
-
-_RAW_RESPONSE_HEADER = "x-stainless-raw-response"
-"""Set by ``with_raw_response``/``with_streaming_response``: the caller may read the raw bytes, which cannot be
-filtered, so no usage chunk is asked for on their behalf."""
-
-
-def ask_for_stream_usage(options: Any, path: tuple[str, ...]) -> bool:
-    """Ask this streamed request for its usage (``path``: ``("stream_options", "include_usage")``) unless the caller
-    decided either way or reads the raw response; the request's body is replaced, never the caller's dict changed.
-    Returns whether it asked."""
-    headers = getattr(options, "headers", None)
-    if isinstance(headers, Mapping) and any(str(k).lower() == _RAW_RESPONSE_HEADER for k in headers):
-        return False
-    body = options.json_data
-    if not isinstance(body, Mapping) or len(path) != 2:
-        return False
-    outer, key = path
-    extra = getattr(options, "extra_json", None)
-    if isinstance(extra, Mapping) and outer in extra:
-        return False  # set through extra_body, which the SDK sends over the body
-    inner = body.get(outer)
-    if inner is None:
-        inner = {}
-    elif not isinstance(inner, Mapping) or key in inner:
-        return False  # the caller's own choice (or an odd value): left as it is
-    options.json_data = {**body, outer: {**inner, key: True}}
-    return True
 
 
 def _other_genai_client(span: Any) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from langchain_anthropic import ChatAnthropic
 from langchain_openai import ChatOpenAI
 
-from .conftest import ITEM3, gap
+from .conftest import ITEM3, STREAM_USAGE, asked_for_usage, counted_once_as_on_the_span, gap
 
 MODELS = [
     pytest.param("openai-chat", id="openai-chat"),
@@ -72,6 +72,23 @@ async def test_astream(fw: Any, model: str) -> None:
         return joined([c async for c in chat(fw, model).astream("hi")])
 
     await fw.acheck(call, usage=model != "openai-chat")
+
+
+def test_stream_usage_option(fw: Any) -> None:
+    """aigw-trace's ``stream_usage`` on the stream ChatOpenAI does not ask usage for: the request asks, the span has
+    usage, counted once, and LangChain's chunks (its own usage included) are what they are without the option."""
+    traced = fw.check(lambda: joined(list(chat(fw, "openai-chat").stream("hi"))), options=STREAM_USAGE)
+    assert asked_for_usage(traced)
+    counted_once_as_on_the_span(traced)
+
+
+async def test_astream_usage_option(fw: Any) -> None:
+    async def call() -> Any:
+        return joined([c async for c in chat(fw, "openai-chat").astream("hi")])
+
+    traced = await fw.acheck(call, options=STREAM_USAGE)
+    assert asked_for_usage(traced)
+    counted_once_as_on_the_span(traced)
 
 
 @pytest.mark.parametrize("model", MODELS)

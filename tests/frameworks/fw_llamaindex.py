@@ -8,13 +8,22 @@ from typing import Any
 from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai import OpenAI
 
-from .conftest import ITEM3, gap
+from .conftest import ITEM3, STREAM_USAGE, asked_for_usage, counted_once_as_on_the_span, gap
 
 MESSAGES = [ChatMessage(role="user", content="hi")]
 
 
 def llm(fw: Any) -> OpenAI:
     return OpenAI(model="gpt-4o-mini", api_base=fw.gateway.openai_base_url, api_key="test", max_retries=0)
+
+
+def deltas(responses: Any) -> list[tuple[Any, bool]]:
+    """What the app sees of a stream: each delta, and whether its raw chunk carries usage."""
+    return [(r.delta, getattr(r.raw, "usage", None) is not None) for r in responses]
+
+
+async def adeltas(responses: Any) -> list[tuple[Any, bool]]:
+    return [(r.delta, getattr(r.raw, "usage", None) is not None) async for r in responses]
 
 
 def summary(response: Any) -> tuple[Any, ...]:
@@ -49,6 +58,23 @@ async def test_astream_chat(fw: Any) -> None:
         return [r.delta async for r in await llm(fw).astream_chat(MESSAGES)]
 
     await fw.acheck(call, usage=False)
+
+
+def test_stream_chat_usage_option(fw: Any) -> None:
+    """aigw-trace's ``stream_usage``: the request asks for usage, the span has it, counted once; LlamaIndex's deltas
+    are what they are without the option."""
+    traced = fw.check(lambda: deltas(llm(fw).stream_chat(MESSAGES)), options=STREAM_USAGE)
+    assert asked_for_usage(traced)
+    counted_once_as_on_the_span(traced)
+
+
+async def test_astream_chat_usage_option(fw: Any) -> None:
+    async def call() -> Any:
+        return await adeltas(await llm(fw).astream_chat(MESSAGES))
+
+    traced = await fw.acheck(call, options=STREAM_USAGE)
+    assert asked_for_usage(traced)
+    counted_once_as_on_the_span(traced)
 
 
 def test_chat_error(fw: Any) -> None:

@@ -10,7 +10,7 @@ import openai
 import pytest
 from agents import Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runner
 
-from .conftest import ITEM3, gap
+from .conftest import ITEM3, STREAM_USAGE, asked_for_usage, counted_once_as_on_the_span, gap
 
 
 class Collect(agents.TracingProcessor):
@@ -90,6 +90,14 @@ async def test_run_streamed_responses(fw: Any, agents_tracing: Any) -> None:
 @gap(ITEM3)
 async def test_run_streamed_chat(fw: Any, agents_tracing: Any) -> None:
     await fw.acheck(lambda: _streamed(fw, "chat"), usage=False)
+
+
+async def test_run_streamed_chat_usage_option(fw: Any, agents_tracing: Any) -> None:
+    """aigw-trace's ``stream_usage``: the Chat Completions model's stream asks for usage, the span has it, counted
+    once; the run's result (its usage, 0 without the chunk) and events are what they are without the option."""
+    traced = await fw.acheck(lambda: _streamed(fw, "chat"), options=STREAM_USAGE)
+    assert asked_for_usage(traced)
+    counted_once_as_on_the_span(traced)
 
 
 async def test_run_error(fw: Any, agents_tracing: Any) -> None:

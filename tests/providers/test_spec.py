@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,9 +11,12 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from aigw_trace import _attributes as A
+from aigw_trace._providers import _request as request_module
 from aigw_trace._providers import anthropic as anthropic_provider
 from aigw_trace._providers import openai as openai_provider
-from aigw_trace._providers._spec import Endpoint, Field, Param, Usage, as_int, member
+from aigw_trace._providers._request import Param
+from aigw_trace._providers._spec import Endpoint, Field, Usage
+from aigw_trace._providers._values import as_int, mapped, member
 from tests.providers.test_openai_chat import completion
 
 FULL = completion()
@@ -116,3 +120,140 @@ def test_request_values_already_of_their_type_skip_the_converter_but_falsy_ones_
     assert zeros == {A.REQUEST_TEMPERATURE: 0.0, A.REQUEST_SEED: 0, A.REQUEST_TOP_P: 0.0}
     assert type(zeros[A.REQUEST_TEMPERATURE]) is float  # an int temperature becomes the conventions' double
     assert requested({"seed": True, "temperature": "hot", "user": ""}) == {}
+
+
+def requested(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    endpoint.read_request(body, attrs)
+    return attrs
+
+
+class Omitted:
+    """Like the SDK's omit sentinel: anthropic sends every parameter, the ones left out as this."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NESTED = Endpoint(
+    operation="x",
+    request=(
+        Field(("fmt", "spec", "type"), "kind", mapped({"json_schema": "json", "text": "text"})),
+        Field(("fmt", "effort"), "effort"),
+        Field(("limits", "budget"), "budget", as_int),
+        Field(("conversation",), "conversation"),
+        Field(("conversation", "id"), "conversation"),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            {"fmt": {"spec": {"type": "json_schema"}, "effort": "high"}},
+            {"kind": "json", "effort": "high"},
+            id="present, mapped",
+        ),
+        pytest.param(
+            {"fmt": {"spec": {"type": "text"}}, "limits": {"budget": 9}},
+            {"kind": "text", "budget": 9},
+            id="one of two under a key",
+        ),
+        pytest.param({"fmt": {}, "limits": {"other": 1}}, {}, id="absent below"),
+        pytest.param({"fmt": None, "limits": {"budget": None}}, {}, id="None on the way or at the end"),
+        pytest.param({"fmt": Omitted(), "limits": Omitted(), "conversation": Omitted()}, {}, id="omit sentinel"),
+        pytest.param({"fmt": "json_schema", "limits": 5, "conversation": ["c"]}, {}, id="a scalar where a dict goes"),
+        pytest.param(
+            {"fmt": {"spec": "json_schema", "effort": 3}, "limits": {"budget": "9"}}, {}, id="wrong type below"
+        ),
+        pytest.param({"fmt": {"spec": {"type": "xml"}}}, {}, id="a value the converter does not map"),
+        pytest.param({"fmt": {"spec": {"type": ["json_schema"]}}}, {}, id="an unhashable value to map"),
+        pytest.param(
+            {"fmt": SimpleNamespace(spec=SimpleNamespace(type="json_schema"), effort="low")},
+            {"kind": "json", "effort": "low"},
+            id="objects, not dicts",
+        ),
+        pytest.param({"fmt": OrderedDict(spec=OrderedDict(type="text"))}, {"kind": "text"}, id="dict subclasses"),
+        pytest.param(
+            {"conversation": "conv_1"}, {"conversation": "conv_1"}, id="a key read itself and below: the value"
+        ),
+        pytest.param({"conversation": {"id": "conv_2"}}, {"conversation": "conv_2"}, id="... and below it"),
+        pytest.param({"conversation": {"id": ""}}, {}, id="... neither"),
+    ],
+)
+def test_nested_request_fields(body: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert requested(NESTED, body) == expected
+    # The table is walked from the body's side or the table's, whichever is shorter: both give the same.
+    padded = {**body, **{f"unknown_{i}": i for i in range(len(NESTED.request_table) + 1)}}
+    assert requested(NESTED, padded) == expected
+
+
+def test_nested_fields_share_one_entry_per_top_level_key() -> None:
+    table = NESTED.request_table
+    assert list(table) == ["fmt", "limits", "conversation"]
+    assert all(entry[0] is None for entry in table.values())  # one generated function per key, not one per path
+    top = Endpoint(operation="x", request=(Field(("a",), "a", as_int),)).request_table["a"]
+    assert top[0] == "a"  # a lone top-level field keeps its inline entry
+    with pytest.raises(ValueError, match="described twice"):
+        Endpoint(operation="x", request=(Field(("a", "b"), "x"), Field(("a", "b"), "x")))
+    with pytest.raises(ValueError, match="described twice"):
+        Endpoint(operation="x", request=(Field(("a", "b"), "x"), Param("a", lambda value, attrs: None)))
+
+
+@pytest.mark.parametrize("order", ["fallback first", "fallback last"])
+def test_a_nested_fallback_yields_to_another_key_whatever_the_order(order: str) -> None:
+    endpoint = Endpoint(
+        operation="x",
+        request=(Field(("legacy", "limit"), "limit", as_int, fallback=True), Field(("limit",), "limit", as_int)),
+    )
+    items = [("legacy", {"limit": 1}), ("limit", 2)]
+    body = dict(items if order == "fallback first" else items[::-1])
+    assert requested(endpoint, body) == {"limit": 2}
+    assert requested(endpoint, {"legacy": {"limit": 1}}) == {"limit": 1}
+    assert requested(endpoint, {"legacy": {"limit": 1}, "limit": "x"}) == {"limit": 1}  # no value: no override
+
+
+def test_provider_tables_read_nested_parameters() -> None:
+    anthropic_body = {
+        "max_tokens": 5,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "output_config": {"effort": "high", "format": {"type": "json_schema", "schema": {}}},
+        "tool_choice": Omitted(),
+    }
+    assert requested(anthropic_provider.MESSAGES, anthropic_body) == {
+        A.REQUEST_MAX_TOKENS: 5,
+        A.ANTHROPIC_THINKING_TYPE: "enabled",
+        A.ANTHROPIC_THINKING_BUDGET_TOKENS: 1024,
+        A.REQUEST_REASONING_LEVEL: "high",
+        A.OUTPUT_TYPE: "json",
+    }
+    assert requested(anthropic_provider.MESSAGES, {"thinking": Omitted(), "output_config": Omitted()}) == {}
+    chat = {"response_format": {"type": "json_object"}, "modalities": ["text", "audio"]}
+    assert requested(openai_provider.CHAT, chat) == {A.OUTPUT_TYPE: "json"}  # the format says more than modalities
+    assert requested(openai_provider.RESPONSES, {"text": {"format": {"type": "text"}}}) == {A.OUTPUT_TYPE: "text"}
+
+
+def test_a_value_of_an_absent_class_is_skipped_whole(monkeypatch) -> None:
+    class Sentinel:
+        type = "enabled"  # would be read if the value were not known to stand for "left out"
+
+    assert requested(anthropic_provider.MESSAGES, {"thinking": Sentinel()}) == {A.ANTHROPIC_THINKING_TYPE: "enabled"}
+    monkeypatch.setattr(request_module, "ABSENT", {Sentinel})
+    skipping = Endpoint(operation="x", request=(Field(("thinking", "type"), "t"), Field(("thinking",), "u")))
+    assert requested(skipping, {"thinking": Sentinel()}) == {}
+
+
+def test_instrumenting_anthropic_marks_its_omit_sentinel_absent_until_undone(aigw_telemetry) -> None:
+    import anthropic
+    import anthropic._types
+
+    import aigw_trace
+
+    assert anthropic._types.Omit in request_module.ABSENT
+    aigw_trace.uninstrument()
+    assert anthropic._types.Omit not in request_module.ABSENT
+    # Without the hint an omitted parameter still reads as absent, only through a failed attribute lookup.
+    assert (
+        requested(anthropic_provider.MESSAGES, {"thinking": anthropic.Omit(), "output_config": anthropic.Omit()}) == {}
+    )

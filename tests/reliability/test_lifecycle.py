@@ -270,7 +270,10 @@ async def test_stream_ends_once_with_its_outcome(aigw_telemetry, ledger: Ledger,
         plain, plain_server = await _run(kind, case, is_async)
     ledger.clear()
     traced, server = await _run(kind, case, is_async)
-    if not (is_async and case.name == "garbage_collected"):  # a known bug: test_bug_dropped_async_stream_...
+    # A dropped async stream's body closes some loop ticks after the case returns, so the uninstrumented run's has
+    # closed by now and this one's not yet: compared where both are looked at alike, in
+    # test_a_dropped_async_stream_releases_its_http_body_as_uninstrumented.
+    if not (is_async and case.name == "garbage_collected"):
         assert (server.opened, server.closed) == (plain_server.opened, plain_server.closed), "HTTP bodies left open"
 
     assert traced == plain
@@ -290,6 +293,25 @@ async def test_stream_ends_once_with_its_outcome(aigw_telemetry, ledger: Ledger,
     assert len(server.requests) == 1 + case.retries
 
 
+@pytest.mark.parametrize(
+    "kind",
+    # Full collections are slow: the fast suite takes one stream of each shape (openai's, anthropic's made on first
+    # use, a helper's).
+    [k for k in KINDS if FULL or k.name in ("chat.create", "messages.create", "messages.stream")],
+    ids=lambda k: k.name,
+)
+async def test_a_dropped_async_stream_releases_its_http_body_as_uninstrumented(aigw_telemetry, ledger, kind):
+    """Read in part and dropped: the body is closed after the same collection and loop ticks as without
+    aigw-trace (each run is looked at as it returns, before the next one gives the loop more ticks)."""
+    case = next(c for c in CASES if c.name == "garbage_collected")
+    with uninstrumented(aigw_telemetry):
+        _, plain = await _run(kind, case, is_async=True)
+        plain_bodies = (plain.opened, plain.closed)
+    _, traced = await _run(kind, case, is_async=True)
+    assert (traced.opened, traced.closed) == plain_bodies
+    assert ledger.assert_one_span_ended_once().attributes[A.AIGW_STREAM_OUTCOME] in ("abandoned", "closed")
+
+
 # --- known bugs, pinned until fixed ---
 
 
@@ -297,22 +319,3 @@ async def test_bug_garbage_collected_openai_stream_says_closed(aigw_telemetry, l
     case = next(c for c in CASES if c.name == "garbage_collected")
     await _run(KINDS[0], case, is_async=False)
     assert ledger.assert_one_span_ended_once().attributes[A.AIGW_STREAM_OUTCOME] == "abandoned"
-
-
-@pytest.mark.parametrize(
-    "kind", [k for k in KINDS if k.name in ("chat.create", "messages.stream")], ids=lambda k: k.name
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a dropped async stream leaves its HTTP body (connection) open: the SDK's own generator, whose "
-    "finally closes the response, is not closed when the observing generator is finalised (an `await "
-    "inner.aclose()` in _streams._observe_async's GeneratorExit branch did not help: both generators are cyclic "
-    "garbage and finalised separately by the loop)",
-)
-async def test_bug_dropped_async_stream_leaves_the_http_body_open(aigw_telemetry, ledger, kind):
-    case = next(c for c in CASES if c.name == "garbage_collected")
-    with uninstrumented(aigw_telemetry):
-        _, plain = await _run(kind, case, is_async=True)
-    _, traced = await _run(kind, case, is_async=True)
-    assert plain.closed == plain.opened == 1
-    assert traced.closed == traced.opened

@@ -24,7 +24,7 @@ import openai
 
 import aigw_trace
 from aigw_trace import _attributes as A
-from aigw_trace import _safety, _streams
+from aigw_trace import _http_body, _safety
 from aigw_trace._providers.openai import _routes as openai_routes
 from tests.reliability import bodies
 from tests.reliability.conftest import full_only
@@ -106,7 +106,7 @@ async def test_10k_async_streams_leave_nothing_open_and_memory_flat(aigw_telemet
     sdks = {p: client(server, p, is_async=True) for p in ("openai", "anthropic")}
     await _batch(0, 1000, sdks, rng)  # warm-up: classes, caches, allocator arenas
     aigw_telemetry.span_exporter.clear()
-    stream_classes = len(_streams._CLASSES)
+    libraries = len(_http_body._LIBRARIES)
     gc.collect()
     # Live Python memory, as tracemalloc counts it: RSS also moves with the allocator's arenas and fragmentation
     # (it grows by ~15-25 MB here whether or not anything is kept), so it cannot show a 5 MB leak.
@@ -136,7 +136,7 @@ async def test_10k_async_streams_leave_nothing_open_and_memory_flat(aigw_telemet
     assert grown < 5 * 2**20, f"memory grew by {grown / 2**20:.1f} MB after 10,000 streams; biggest: {top}"
 
     # caches: bounded by code, not by traffic
-    assert len(_streams._CLASSES) == stream_classes <= 32  # one per SDK stream class, none per call
+    assert len(_http_body._LIBRARIES) == libraries <= 8  # one per HTTP response class, none per call
     for sdk in sdks.values():
         assert len(sdk.__dict__["_aigw_constants"][1]) <= 64
         for metrics, _base, _name in sdk.__dict__["_aigw_constants"][1].values():

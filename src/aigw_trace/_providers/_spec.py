@@ -5,9 +5,9 @@ method and path to an :class:`Endpoint`, and per endpoint the tables that turn a
 span attributes. The generic machinery in ``aigw_trace._wrap`` and ``aigw_trace._call`` does everything else.
 
 Tables are compiled when an endpoint is defined: the request side into a lookup per top-level body key (a call pays
-for the parameters it sets), the response side into one :class:`Reader` that fetches every value of an SDK model
-in a single C-level call and falls back to :func:`dig` (attributes and dict keys alike) for raw JSON bodies, stream
-summaries and odd gateway shapes. So one table serves all of them.
+for the parameters it sets; see ``_request``), the response side into one :class:`Reader` that fetches every value
+of an SDK model in a single C-level call and falls back to :func:`~._values.dig` (attributes and dict keys alike) for
+raw JSON bodies, stream summaries and odd gateway shapes. So one table serves all of them.
 """
 
 from __future__ import annotations
@@ -20,63 +20,26 @@ from typing import Any, NamedTuple, Protocol
 from opentelemetry.util.types import AttributeValue
 
 from .. import _attributes as A
+from ._request import Param, RequestEntry, compile_request
+from ._values import EXACT as _EXACT
+from ._values import Convert, Path
 
-Path = tuple[str, ...]
-"""A path into a response: ``("usage", "prompt_tokens")``."""
-
-Convert = Callable[[Any], "AttributeValue | None"]
-"""Turns a raw value into an attribute value, or ``None`` to leave the attribute out (wrong type, odd value)."""
+# Their home is _values; _call.py still imports them from here.
+from ._values import as_int as as_int
+from ._values import as_str as as_str
+from ._values import dig as dig
+from ._values import member as member
 
 Messages = list[dict[str, Any]]
 """JSON-ready content in the conventions' message/part schema."""
 
 
-def dig(obj: Any, path: Path) -> Any:
-    """Follow ``path`` through attributes or dict keys; ``None`` as soon as a step is missing."""
-    for key in path:
-        if obj is None:
-            return None
-        obj = obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
-    return obj
-
-
-# --- converters: they never raise and drop what the conventions' types do not allow ---
-
-
-def as_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def as_bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def as_str_list(value: Any) -> list[str] | None:
-    """A string or a list of strings (``stop`` accepts both) as a string list."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-        return list(value)
-    return None
-
-
-_EXACT: dict[Any, type] = {as_str: str, as_int: int, as_float: float}
-"""A value of exactly this class is what the converter would return unchanged, so the call is skipped."""
-
-
 @dataclass(frozen=True)
 class Field:
-    """One value read from a request body (``path`` of length 1 is a top-level key) or a response."""
+    """One value read from a request body or a response, through dict keys or attributes alike.
+
+    On the request side ``path[0]`` is the top-level body key the value hangs under; longer paths (``("thinking",
+    "budget_tokens")``) follow it down, and ``convert`` can map what they find (:func:`~._values.mapped`)."""
 
     path: Path
     attribute: str
@@ -84,15 +47,6 @@ class Field:
     fallback: bool = False
     """Request side: set only if no other key set the attribute (``max_tokens`` yields to
     ``max_completion_tokens`` whichever order the caller wrote them in)."""
-
-
-@dataclass(frozen=True)
-class Param:
-    """A top-level request key whose value sets attributes a single :class:`Field` cannot express (several
-    attributes, or one that depends on a nested shape). ``apply`` gets the value and the start attributes."""
-
-    key: str
-    apply: Callable[[Any, dict[str, AttributeValue]], None]
 
 
 @dataclass(frozen=True)
@@ -107,11 +61,6 @@ class Usage:
     reasoning: Path | None = None
     input_excludes_cache: bool = False
     """Anthropic counts cached tokens outside ``input_tokens``; the conventions want them inside."""
-
-
-RequestEntry = tuple["str | None", Callable[..., Any], bool, "type | None"]
-"""A compiled request key: (attribute, converter, fallback, the class the converter passes through unchanged) for a
-:class:`Field`, (None, apply, False, None) for a :class:`Param`."""
 
 
 _Leaf = tuple[int, str, Convert, "type | None"]
@@ -238,20 +187,6 @@ class Reader:
                 child._walk(value, attrs)
 
 
-def member(obj: Any, name: str) -> Any:
-    """``obj.name`` or ``obj[name]`` if the response has it, else ``None``, without the cost of a failed lookup on an
-    SDK model (pydantic answers those by raising). For keys only odd bodies carry, such as a gateway's ``error``."""
-    if obj.__class__ is dict:
-        return obj.get(name)
-    values = getattr(obj, "__dict__", None)
-    if values is not None and name in values:
-        return values[name]
-    extra = getattr(obj, "__pydantic_extra__", None)
-    if extra:
-        return extra.get(name)
-    return None if values is not None else getattr(obj, name, None)
-
-
 @dataclass(frozen=True)
 class StreamUsage:
     """How a streamed request asks for its token usage, and how the item that answers is recognised: with the
@@ -326,17 +261,7 @@ class Endpoint:
     stream (a chunk, the final event), so a streamed call records what the plain one does without restating them."""
 
     def __post_init__(self) -> None:
-        table: dict[str, RequestEntry] = {}
-        for item in self.request:
-            key: str
-            entry: RequestEntry
-            if isinstance(item, Param):
-                key, entry = item.key, (None, item.apply, False, None)
-            else:
-                key, entry = item.path[0], (item.attribute, item.convert, item.fallback, _EXACT.get(item.convert))
-            if key in table:
-                raise ValueError(f"request key {key!r} is described twice")
-            table[key] = entry
+        table = compile_request(self.request)
         fields = list(self.response)
         usage = self.usage
         if usage is not None:

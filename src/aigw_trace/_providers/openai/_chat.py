@@ -8,19 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import _attributes as A
-from .._spec import (
-    Content,
-    Endpoint,
-    Field,
-    Messages,
-    StreamUsage,
-    Usage,
-    as_float,
-    as_int,
-    as_str,
-    as_str_list,
-    dig,
-)
+from .._spec import Content, Endpoint, Field, Messages, StreamUsage, Usage
+from .._values import as_float, as_int, as_str, as_str_list, dig, mapped
 
 # --- shared readers ---
 
@@ -35,13 +24,8 @@ def _requested_tier(value: Any) -> str | None:
     return tier if tier != "auto" else None
 
 
-def _format_output_type(fmt: Any) -> str | None:
-    kind = dig(fmt, ("type",))
-    if kind in ("json_object", "json_schema"):
-        return "json"
-    if kind == "text":
-        return "text"
-    return None
+OUTPUT_TYPES = mapped({"json_object": "json", "json_schema": "json", "text": "text"})
+"""A response format's type as the conventions' ``gen_ai.output.type``."""
 
 
 def _speech_output(modalities: Any) -> str | None:
@@ -326,7 +310,7 @@ SAMPLING_FIELDS = (
 CHAT_PARAMETERS = (
     Field(("n",), A.REQUEST_CHOICE_COUNT, _choice_count),
     Field(("service_tier",), A.OPENAI_REQUEST_SERVICE_TIER, _requested_tier),
-    Field(("response_format",), A.OUTPUT_TYPE, _format_output_type),
+    Field(("response_format", "type"), A.OUTPUT_TYPE, OUTPUT_TYPES),
     Field(("modalities",), A.OUTPUT_TYPE, _speech_output, fallback=True),  # a response format says more
 )
 

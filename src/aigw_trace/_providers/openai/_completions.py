@@ -6,16 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import _attributes as A
-from .._spec import (
-    Content,
-    Endpoint,
-    Field,
-    Messages,
-    Usage,
-    as_int,
-    as_str,
-    dig,
-)
+from .._spec import Content, Endpoint, Field, Messages, Usage
+from .._values import as_int, as_str, dig
 from ._chat import (
     CHAT_PARAMETERS,
     CHAT_USAGE,

@@ -6,18 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import _attributes as A
-from .._spec import (
-    Content,
-    Endpoint,
-    Field,
-    Messages,
-    Usage,
-    as_float,
-    as_int,
-    as_str,
-    dig,
-)
-from ._chat import _content_parts, _format_output_type, _json_or_text, _requested_tier
+from .._spec import Content, Endpoint, Field, Messages, Usage
+from .._values import as_float, as_int, as_str, dig
+from ._chat import OUTPUT_TYPES, _content_parts, _json_or_text, _requested_tier
 
 # --- Responses API ---
 
@@ -27,14 +18,6 @@ _CLIENT_TOOL_CALLS = frozenset(
 """Output items the caller's code executes; any other ``*_call`` item ran on OpenAI's side (web search, MCP, …)."""
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
-
-
-def _conversation_id(conversation: Any) -> str | None:
-    return as_str(conversation) or as_str(dig(conversation, ("id",)))
-
-
-def _text_output_type(text: Any) -> str | None:
-    return _format_output_type(dig(text, ("format",)))
 
 
 def _responses_finish_reasons(response: Any) -> list[str] | None:
@@ -230,9 +213,10 @@ RESPONSES = Endpoint(
         Field(("top_p",), A.REQUEST_TOP_P, as_float),
         Field(("max_output_tokens",), A.REQUEST_MAX_TOKENS, as_int),
         Field(("service_tier",), A.OPENAI_REQUEST_SERVICE_TIER, _requested_tier),
-        Field(("conversation",), A.CONVERSATION_ID, _conversation_id),
+        Field(("conversation",), A.CONVERSATION_ID),  # an id, or a conversation object with one
+        Field(("conversation", "id"), A.CONVERSATION_ID),
         Field(("previous_response_id",), A.REQUEST_PREVIOUS_RESPONSE_ID),
-        Field(("text",), A.OUTPUT_TYPE, _text_output_type),
+        Field(("text", "format", "type"), A.OUTPUT_TYPE, OUTPUT_TYPES),
     ),
     response=RESPONSES_FIELDS,
     usage=RESPONSES_USAGE,

@@ -7,14 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ... import _attributes as A
-from .._spec import (
-    Endpoint,
-    Field,
-    Specifics,
-    Usage,
-    as_float,
-    as_str,
-)
+from .._spec import Endpoint, Field, Specifics, Usage
+from .._values import as_float, as_str
 from ._chat import CHAT
 from ._completions import COMPLETIONS, EMBEDDINGS
 from ._responses import FETCH_RESPONSE, RESPONSES, RESPONSES_FIELDS, RESPONSES_USAGE

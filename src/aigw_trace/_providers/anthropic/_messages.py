@@ -1,52 +1,16 @@
-"""The ``anthropic`` SDK (0.40 to 2.x), described as data for the shared machinery.
-
-anthropic 1.14 and later trace themselves: ``request()`` starts one CLIENT span per API call
-(``anthropic.messages.create``, …) through the module-level ``start_api_call_span`` of ``anthropic._base_client``,
-and injects that span's context into each attempt. aigw-trace takes that span's place rather than adding a second
-one: while one of our calls is current, ``start_api_call_span`` answers ``None``, which is the SDK's own "no span
-for this call" signal, so the SDK makes no span and injects nothing; the shared machinery makes the one span and
-injects it. Why, and what changes for a user of the native tracing, is in ``docs/anthropic.md``.
-
-From 1.x every SDK method names its call (``options.span_name``), so calls are routed by that name with one dict
-lookup: the Messages API (``create``, ``stream()``, ``parse``, stable and beta) is a ``chat`` with full tables;
-every other method gets a plain CLIENT span whose operation is the method's name (``messages.count_tokens``,
-``messages.batches.create``, ``files.list``). A request without such a name (anthropic 0.x, or ``client.post(...)``)
-is routed by its path.
-"""
+"""The Messages API (``create``, ``stream()``, ``parse``, stable and beta): request and response tables, content in
+the conventions' schema, the stream fold; and ``count_tokens``."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import json
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.util.types import AttributeValue
-
-from .. import _attributes as A
-from .._call import current_call
-from .._safety import report
-from ._spec import (
-    Content,
-    Endpoint,
-    Field,
-    Messages,
-    Param,
-    Provider,
-    Specifics,
-    Usage,
-    as_float,
-    as_int,
-    as_str,
-    as_str_list,
-    dig,
-)
-
-_log = logging.getLogger("aigw_trace")
+from ... import _attributes as A
+from ..._safety import report
+from .._spec import Content, Endpoint, Field, Messages, Usage
+from .._values import as_float, as_int, as_str, as_str_list, dig, mapped
 
 # --- content in the conventions' part schema ---
 
@@ -154,32 +118,8 @@ def _finish_reasons(response: Any) -> list[str] | None:
     return [reason] if reason is not None else None
 
 
-def _is_json_schema(fmt: Any) -> bool:
-    return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
-
-
-def _output_config(config: Any, attrs: dict[str, AttributeValue]) -> None:
-    # A parameter left out is the SDK's ``Omit`` sentinel, not a dict: the type checks come first (and are cheap).
-    if isinstance(config, dict):
-        if _is_json_schema(config.get("format")):
-            attrs[A.OUTPUT_TYPE] = "json"
-        effort = as_str(config.get("effort"))
-        if effort is not None:
-            attrs[A.REQUEST_REASONING_LEVEL] = effort
-
-
-def _json_output(fmt: Any) -> str | None:
-    return "json" if _is_json_schema(fmt) else None
-
-
-def _thinking(thinking: Any, attrs: dict[str, AttributeValue]) -> None:
-    if isinstance(thinking, dict):
-        kind = as_str(thinking.get("type"))
-        if kind is not None:
-            attrs[A.ANTHROPIC_THINKING_TYPE] = kind
-        budget = as_int(thinking.get("budget_tokens"))
-        if budget is not None:
-            attrs[A.ANTHROPIC_THINKING_BUDGET_TOKENS] = budget
+_JSON_OUTPUT = mapped({"json_schema": "json"})
+"""A structured-output format's type as the conventions' ``gen_ai.output.type``."""
 
 
 # --- message streams ---
@@ -315,10 +255,14 @@ MESSAGES = Endpoint(
         Field(("temperature",), A.REQUEST_TEMPERATURE, as_float),
         Field(("top_p",), A.REQUEST_TOP_P, as_float),
         Field(("top_k",), A.REQUEST_TOP_K, as_float),  # a double in the released conventions
-        Param("output_config", _output_config),
-        Field(("output_format",), A.OUTPUT_TYPE, _json_output),  # the deprecated spelling of output_config.format
+        Field(("output_config", "format", "type"), A.OUTPUT_TYPE, _JSON_OUTPUT),
+        Field(("output_config", "effort"), A.REQUEST_REASONING_LEVEL),
+        Field(
+            ("output_format", "type"), A.OUTPUT_TYPE, _JSON_OUTPUT
+        ),  # the deprecated spelling of output_config.format
         Field(("service_tier",), A.ANTHROPIC_REQUEST_SERVICE_TIER),
-        Param("thinking", _thinking),
+        Field(("thinking", "type"), A.ANTHROPIC_THINKING_TYPE),
+        Field(("thinking", "budget_tokens"), A.ANTHROPIC_THINKING_BUDGET_TOKENS, as_int),
     ),
     response=(
         Field(("id",), A.RESPONSE_ID),
@@ -345,144 +289,3 @@ COUNT_TOKENS = Endpoint(
     response=(Field(("input_tokens",), A.ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS, as_int),),
 )
 """Span ``messages.count_tokens {model}``; it consumes no tokens, so it reports no usage."""
-
-_PREFIX = "anthropic."
-
-_BY_SPAN_NAME: dict[str, Endpoint] = {
-    "anthropic.messages.create": MESSAGES,
-    "anthropic.messages.count_tokens": COUNT_TOKENS,
-}
-"""SDK span name → endpoint. Other names are added on first use: the SDK's code fixes the set (a few hundred), so it
-stays bounded, and no id ever reaches a name."""
-
-_MESSAGES_PATHS = frozenset({"/v1/messages", "/v1/messages?beta=true"})
-
-_BY_METHOD = {m: Endpoint(operation=f"http.{m}") for m in ("get", "post", "put", "patch", "delete")}
-_OTHER_METHOD = Endpoint(operation="http.request")
-
-
-def _by_span_name(name: str) -> Endpoint:
-    endpoint = _BY_SPAN_NAME.get(name)
-    if endpoint is None:
-        endpoint = _BY_SPAN_NAME[name] = Endpoint(operation=name.removeprefix(_PREFIX))
-    return endpoint
-
-
-def _method_attributes(endpoint: Endpoint, options: Any) -> Endpoint | Specifics:
-    """The SDK method's own attributes for its span (a batch's or a file's id, a batch's request count)."""
-    extra = getattr(options, "span_attributes", None)
-    if callable(extra):
-        extra = extra(options.json_data)
-    if not isinstance(extra, Mapping) or not extra:
-        return endpoint
-    kept = {k: v for k, v in extra.items() if isinstance(k, str) and isinstance(v, (str, bool, int, float))}
-    return Specifics(endpoint, None, kept) if kept else endpoint
-
-
-def route(options: Any) -> Endpoint | Specifics:
-    name = getattr(options, "span_name", None)
-    if name is not None:
-        endpoint = _by_span_name(name)
-        if endpoint is MESSAGES:
-            return endpoint
-        return _method_attributes(endpoint, options)
-    method = options.method.lower()
-    if method == "post" and options.url in _MESSAGES_PATHS:
-        return MESSAGES
-    return _BY_METHOD.get(method, _OTHER_METHOD)
-
-
-def _provider_name(client: Any) -> str:
-    # The SDK's own per-class answer (``aws.bedrock`` for AnthropicBedrock, ``gcp.vertex_ai`` for AnthropicVertex).
-    name = getattr(client, "_gen_ai_provider_name", None)
-    if isinstance(name, str) and name:
-        return name
-    modules = [cls.__module__ for cls in type(client).__mro__]
-    if any(".lib.bedrock" in m for m in modules):
-        return "aws.bedrock"
-    if any(".lib.vertex" in m for m in modules):
-        return "gcp.vertex_ai"
-    return "anthropic"
-
-
-# --- the native span ---
-
-
-def _native_span(original: Callable[..., Any]) -> Callable[..., Any]:
-    def start_api_call_span(*args: Any, **kwargs: Any) -> Any:
-        # ``None`` is the SDK's answer for "this call has no span": it then neither starts one nor touches trace
-        # headers.
-        call = current_call()
-        if call is not None:
-            if call.span.get_span_context().is_valid:
-                return None  # the one span is ours (sampled or not)
-            # aigw-trace records into the API's no-op provider (none was set up): a span the client sends to its own
-            # tracer_provider is then the only one there can be, so the SDK keeps it, and its trace headers.
-        elif not is_instrumentation_enabled():
-            return None  # suppress_instrumentation() means no span at all, the SDK's included
-        return original(*args, **kwargs)
-
-    return start_api_call_span
-
-
-def _take_the_native_span_place() -> Callable[[], None]:
-    import anthropic._base_client as base
-
-    from .._patch import patch
-
-    if callable(getattr(base, "start_api_call_span", None)):
-        return patch(base, "start_api_call_span", _native_span)
-    if importlib.util.find_spec("anthropic._tracing") is not None:
-        # A release that traces itself some other way would give every call two spans: say so rather than
-        # double-count. Releases before 1.14 have no tracing of their own, and nothing to say.
-        _log.warning(
-            "aigw-trace: this anthropic version's own tracing is not recognised; if it traces API calls, set "
-            "ANTHROPIC_OPEN_TELEMETRY=false so that each call has one span, not two"
-        )
-    return lambda: None
-
-
-_HELPERS_BUILDING_THEIR_OWN_STREAM = (
-    ("anthropic.lib.streaming._messages", "MessageStream", False),
-    ("anthropic.lib.streaming._messages", "AsyncMessageStream", True),
-    ("anthropic.lib.streaming._prompt_caching_beta_messages", "PromptCachingBetaMessageStream", False),
-    ("anthropic.lib.streaming._prompt_caching_beta_messages", "AsyncPromptCachingBetaMessageStream", True),
-)
-"""anthropic 0.x up to about 0.4x: ``messages.stream()`` drops the stream the request returned and builds a new
-one from its response (its ``__init__`` takes ``response``); later releases take the stream itself."""
-
-
-def _trace_helper_streams() -> list[Callable[[], None]]:
-    from .._patch import patch
-    from .._streams import trace_own_stream
-
-    undo = []
-    for module_name, class_name, is_async in _HELPERS_BUILDING_THEIR_OWN_STREAM:
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
-            continue
-        if "response" in inspect.signature(cls.__init__).parameters:
-            undo.append(patch(cls, "__init__", trace_own_stream(is_async)))
-    return undo
-
-
-def _version_specific_setup(instrumentation: Any) -> Callable[[], None]:
-    undo = [_take_the_native_span_place(), *_trace_helper_streams()]
-
-    def undo_all() -> None:
-        for step in reversed(undo):
-            step()
-
-    return undo_all
-
-
-PROVIDER = Provider(
-    name="anthropic",
-    package="anthropic",
-    # 0.40 is the oldest release whose own default client works with current httpx (0.28 dropped `proxies=`).
-    supported="anthropic >= 0.40.0, < 3",
-    route=route,
-    provider_name=_provider_name,
-    extra_setup=_version_specific_setup,
-)

@@ -1,0 +1,179 @@
+"""What aigw-trace patches in a Stainless-generated SDK, and the undo.
+
+Both SDKs funnel every endpoint, sync and async, streaming and raw, through ``SyncAPIClient.request`` /
+``AsyncAPIClient.request``, build every HTTP attempt (retries included) in ``BaseClient._build_request``, before any
+request signing, and make every stream's items in ``Stream.__stream__``/``AsyncStream.__stream__``. So a handful of
+patches per SDK cover everything:
+
+* ``request``: start the call's span (:meth:`~aigw_trace._wrap.Instrumentation.begin`), make it current for the
+  whole send (retries included), end it when the result is known or hand the ending to the stream machinery
+  (:meth:`~aigw_trace._wrap.Instrumentation.finish`).
+* ``_build_request``: inject the trace context into each attempt's headers, from the call's context, without
+  overwriting what the caller set in ``default_headers`` or ``extra_headers`` (not patched at all when injection is
+  turned off). Into the finished request rather than the SDK's header dict, so the header is not copied and
+  re-encoded by every step in between.
+* ``_process_response`` only notes the final response's headers (gateway headers, ``traceresponse``) and is left out
+  when nothing reads them.
+* The stream classes' ``__stream__`` and ``close`` (``_streams``): the caller keeps the SDK's own stream class.
+
+Each patch is a plain function installed by :func:`aigw_trace._patch.patch`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from ._call import CALL_KEY, Call
+from ._inject import inject_headers
+from ._patch import patch
+from ._providers._spec import Provider
+from ._safety import report
+from ._streams import observe_streams
+from ._telemetry import Telemetry
+
+__all__ = ["Patches"]
+
+
+class Patches:
+    """The patches of one SDK; :class:`aigw_trace._wrap.Instrumentation` adds what they call per request."""
+
+    def __init__(self, provider: Provider, tel: Telemetry) -> None:
+        self.provider = provider
+        self.tel = tel
+        self._undo: list[Callable[[], None]] = []
+        self.installed = False
+        # Resolved in install(): the SDK's own classes, for checks on results.
+        self._stream_bases: tuple[type[Any], ...] = ()
+        self._raw_bases: tuple[type[Any], ...] = ()
+
+    def begin(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+        raise NotImplementedError
+
+    def finish(self, call: Call, result: Any) -> Any:
+        raise NotImplementedError
+
+    # --- install / uninstall ---
+
+    def install(self) -> None:
+        if self.installed:
+            return
+        p = self.provider
+        layout = p.layout
+        streams = importlib.import_module(f"{p.package}.{layout.stream_module}")
+        self._stream_bases = (getattr(streams, layout.sync_stream), getattr(streams, layout.async_stream))
+        self._raw_bases = tuple(_classes_present(p.package, layout.raw_responses))
+        base = importlib.import_module(f"{p.package}.{layout.base_client_module}")
+        patches: list[tuple[str, str, Callable[[Any], Callable[..., Any]]]] = [
+            (layout.sync_client, "request", self._request_sync),
+            (layout.async_client, "request", self._request_async),
+        ]
+        if self.tel.settings.propagate:  # with injection off, there is nothing to do per attempt
+            patches.append(("BaseClient", "_build_request", self._build_request))
+        if self.tel.settings.reads_response_headers:
+            patches += [
+                (layout.sync_client, "_process_response", self._process_response),
+                (layout.async_client, "_process_response", self._process_response),
+            ]
+        for cls_name, method, make in patches:
+            self._undo.append(patch(getattr(base, cls_name), method, make))
+        self._undo += observe_streams(*self._stream_bases)
+        if p.extra_setup is not None:
+            self._undo.append(p.extra_setup(self))
+        self.installed = True
+
+    def uninstall(self) -> None:
+        while self._undo:
+            try:
+                self._undo.pop()()
+            except Exception as exc:
+                report("uninstrumenting", exc)
+        self.installed = False
+
+    # --- the patched methods: each ``make`` gets the SDK's original and returns its replacement ---
+
+    def _request_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
+
+        def request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            call = begin(client, args, kwargs)
+            if call is None:
+                return original(client, *args, **kwargs)
+            token = attach(call.context)  # type: ignore[arg-type]
+            try:
+                result = original(client, *args, **kwargs)
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            finally:
+                detach(token)
+            return finish(call, result)
+
+        return request
+
+    def _request_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
+
+        async def request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            call = begin(client, args, kwargs)
+            if call is None:
+                return await original(client, *args, **kwargs)
+            token = attach(call.context)  # type: ignore[arg-type]
+            try:
+                result = await original(client, *args, **kwargs)
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            finally:
+                detach(token)
+            return finish(call, result)
+
+        return request
+
+    def _build_request(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        get_current = otel_context.get_current
+        hosts = self.tel.settings.inject_hosts
+        session_headers = self.tel.settings.session_headers
+
+        def _build_request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            request = original(client, *args, **kwargs)
+            call = get_current().get(CALL_KEY)  # current_call(), without a frame: this runs per attempt
+            if call.__class__ is Call:
+                try:
+                    if hosts is None or hosts.allows(request.url.host):
+                        options = args[0] if args else kwargs["options"]
+                        inject_headers(request.headers, call, session_headers, client, options)
+                except Exception as exc:
+                    report("injecting trace context", exc)
+            return request
+
+        return _build_request
+
+    def _process_response(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        get_current = otel_context.get_current
+
+        def _process_response(client: Any, *args: Any, **kwargs: Any) -> Any:
+            # The one place every successful call's final HTTP response passes, with its headers (read when it
+            # ends).
+            call = get_current().get(CALL_KEY)
+            if call.__class__ is Call and call.headers is None:
+                response = kwargs.get("response")
+                if response is not None:
+                    call.headers = response.headers
+            return original(client, *args, **kwargs)
+
+        return _process_response
+
+
+def _classes_present(package: str, names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
+    """The classes of ``(module, class)`` pairs in ``package`` that the installed release has (each has a subset)."""
+    for module_name, class_name in names:
+        try:
+            cls = getattr(importlib.import_module(f"{package}.{module_name}"), class_name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type):
+            yield cls
