@@ -1,6 +1,6 @@
 """Project tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s tests-sdks``,
 ``nox -s reliability``, ``nox -s e2e-litellm``, ``nox -s frameworks``, ``nox -s zero-code``, ``nox -s bench-peers``,
-``nox -s bench-scale``."""
+``nox -s bench-scale``, ``nox -s bench-startup``."""
 
 from __future__ import annotations
 
@@ -192,7 +192,8 @@ def bench_peers(session: nox.Session) -> None:
     """aigw-trace against the other instrumentations, one uv virtualenv per peer (needs uv and valgrind).
 
     Arguments after ``--`` go to benchmarks/peers.py: ``--peers openai-v2 anthropic-native``,
-    ``--scenarios chat message``, ``--no-instructions``. Prints a table, writes benchmarks/results/peers.json.
+    ``--scenarios chat message``, ``--no-instructions``, ``--no-wall`` (on a busy machine wall time measures the
+    machine). Prints a table, writes benchmarks/results/peers.json (also before the callgrind phase).
     """
     session.install("packaging")
     session.run("python", "benchmarks/peers.py", *session.posargs)
@@ -200,7 +201,16 @@ def bench_peers(session: nox.Session) -> None:
 
 @nox.session(name="bench-scale")
 def bench_scale(session: nox.Session) -> None:
-    """Throughput with vs without aigw-trace (1,000 async streams on one loop; 32 threads, one client), import and
-    instrument() time and RSS. Figures only, nothing asserted; writes benchmarks/results/scale.json."""
+    """Throughput with vs without aigw-trace (1,000 async streams on one loop; 32 threads, one client). Figures only,
+    nothing asserted; writes benchmarks/results/scale.json. Start-up cost: ``nox -s bench-startup``."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/scale.py", *session.posargs)
+
+
+@nox.session(name="bench-startup")
+def bench_startup(session: nox.Session) -> None:
+    """What ``import aigw_trace`` and ``instrument()`` cost at start-up, each in fresh interpreters (cold, after
+    ``openai``, in an app with the SDKs and the OpenTelemetry SDK loaded), with the ``-X importtime`` breakdown.
+    Figures only; ``-- --compare ../other-checkout/src`` measures another checkout alternately, for before/after."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/startup.py", *session.posargs)

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-calls", type=int, default=20, help="wall time: calls per block")
     parser.add_argument("--jobs", type=int, default=2, help="callgrind runs in parallel")
     parser.add_argument("--no-instructions", action="store_true", help="skip callgrind")
+    parser.add_argument("--no-wall", action="store_true", help="skip wall time (e.g. on a busy machine)")
     parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
     parser.add_argument("--markdown", type=Path, help="print the table of a results file as markdown, and stop")
@@ -204,10 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         exe = Path(s["python_exe"])
         rec = _child(exe, "record", peer, "--scenarios", *scenarios)
         configs = ["bare", "aigw-trace"] + ([] if peer == "aigw-trace" else ["peer"])
+        if args.no_wall:
+            results[peer] = {sc: {"record": rec[sc], "wall": {}} for sc in scenarios}
+            continue
         print(f"wall time: {peer} ({', '.join(scenarios)})", flush=True)
         w = _child(exe, "wall", peer, "--scenarios", *scenarios, "--configs", *configs, "--blocks", str(args.blocks),
                    "--calls", str(args.block_calls))  # fmt: skip
         results[peer] = {sc: {"record": rec[sc], "wall": w[sc]} for sc in scenarios}
+    _write(args, setups, results)  # what is known so far survives an interrupted callgrind phase
     if count_on:
         # One callgrind process per virtualenv; the bare SDK and aigw-trace are counted once per SDK set (in
         # aigw-trace's virtualenv for the newest, in the peer's own for an older one).
@@ -245,9 +250,20 @@ def main(argv: list[str] | None = None) -> int:
                         ins["ratio to aigw-trace"] = ins["peer added"] / ins["aigw-trace added"]
 
     _table(results, setups)
+    _write(args, setups, results)
+    print(f"written: {args.json}")
+    return 0
+
+
+def _write(args: argparse.Namespace, setups: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]]) -> None:
     output = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "cpu": _cpu_model()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "load_average": os.getloadavg(),
+        },
         "command": " ".join(sys.argv),
         "calls_counted": args.calls,
         "wall": {"blocks": args.blocks, "calls_per_block": args.block_calls},
@@ -258,8 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2))
-    print(f"written: {args.json}")
-    return 0
 
 
 def _cpu_model() -> str:
@@ -324,8 +338,8 @@ def _markdown(data: dict[str, Any]) -> None:
                 sdks,
                 f"{added / 1e3:,.0f}k" if isinstance(added, float) else "-",
                 f"{ratio:.2f}" if isinstance(ratio, float) else ("1" if peer == "aigw-trace" else "-"),
-                f"{w.get(f'{key}_added_us', 0):.0f} µs",
-                f"{w.get('aigw-trace_added_us', 0):.0f} µs",
+                f"{w[f'{key}_added_us']:.0f} µs" if f"{key}_added_us" in w else "-",
+                f"{w['aigw-trace_added_us']:.0f} µs" if "aigw-trace_added_us" in w else "-",
             ]
             if "error" in rec:
                 cells += ["call raised", "", "", "", ""]

@@ -1,13 +1,11 @@
-"""Throughput at scale with and without aigw-trace, and what importing and instrumenting costs.
+"""Throughput at scale with and without aigw-trace.
 
 - **async**: ``--streams`` concurrent 50-chunk chat streams on one event loop (one ``AsyncOpenAI`` client);
 - **threads**: ``--threads`` threads sharing one sync ``OpenAI`` client, each making plain chat calls;
 
 both against a minimal asyncio HTTP/1.1 server on ``127.0.0.1`` in a separate process (canned bench.py bodies, so
 the server's cost is not in the measured process). Rounds alternate bare / instrumented in the same process; the
-figure is the median throughput of each, and their ratio. Then, each in a fresh interpreter that has already
-imported the SDKs and the OpenTelemetry SDK: ``import aigw_trace`` time (``-X importtime`` cumulative and wall),
-``instrument()`` time, and the RSS each adds.
+figure is the median throughput of each, and their ratio. Start-up cost is ``benchmarks/startup.py``'s.
 
 Run: ``nox -s bench-scale`` (or ``python benchmarks/scale.py --help``). Reports figures; asserts nothing.
 """
@@ -73,19 +71,20 @@ def _providers() -> tuple[Any, Any]:
     return tp, MeterProvider(metric_readers=[InMemoryMetricReader()])
 
 
-async def _async_round(client: Any, streams: int) -> float:
+async def _async_round(client: Any, streams: int) -> tuple[float, float]:
     async def one() -> None:
         stream = await client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, stream=True,
                                                       stream_options={"include_usage": True})  # fmt: skip
         async for _ in stream:
             pass
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one() for _ in range(streams)))
-    return streams / (time.perf_counter() - t0)
+    return streams / (time.perf_counter() - t0), (time.process_time() - c0) / streams
 
 
-def _thread_round(client: Any, threads: int, calls: int) -> float:
+def _thread_round(client: Any, threads: int, calls: int) -> tuple[float, float]:
+    """Calls per second, and this process's CPU seconds per call (the server runs in another process)."""
     barrier = threading.Barrier(threads + 1)
 
     def work() -> None:
@@ -97,10 +96,10 @@ def _thread_round(client: Any, threads: int, calls: int) -> float:
     for t in pool:
         t.start()
     barrier.wait()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in pool:
         t.join()
-    return threads * calls / (time.perf_counter() - t0)
+    return threads * calls / (time.perf_counter() - t0), (time.process_time() - c0) / (threads * calls)
 
 
 def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -> dict[str, Any]:
@@ -121,9 +120,11 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
     for name, run in (
         (f"async: {streams} concurrent streams", lambda: loop.run_until_complete(_async_round(aclient, streams))),
         (f"threads: {threads} threads x {calls} calls, one client", lambda: _thread_round(sclient, threads, calls)),
+        # The same calls from one thread: CPU per call here against the 32-thread figure shows what contention adds.
+        (f"threads: 1 thread x {threads * calls // 4} calls", lambda: _thread_round(sclient, 1, threads * calls // 4)),
     ):
         run()  # warm up: connections open, code paths hot
-        samples: dict[str, list[float]] = {"bare": [], "aigw-trace": []}
+        samples: dict[str, list[tuple[float, float]]] = {"bare": [], "aigw-trace": []}
         for r in range(rounds):
             for config in ("bare", "aigw-trace") if r % 2 == 0 else ("aigw-trace", "bare"):
                 if config == "aigw-trace":
@@ -131,46 +132,16 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
                 samples[config].append(run())
                 if config == "aigw-trace":
                     aigw_trace.uninstrument()
-        bare, ours = statistics.median(samples["bare"]), statistics.median(samples["aigw-trace"])
-        out[name] = {"bare_per_s": bare, "aigw-trace_per_s": ours, "ratio": ours / bare, "rounds": samples}
-        print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}", flush=True)
+        bare, ours = (statistics.median(rate for rate, _ in samples[c]) for c in ("bare", "aigw-trace"))
+        cpu_bare, cpu_ours = (statistics.median(cpu for _, cpu in samples[c]) * 1e6 for c in ("bare", "aigw-trace"))
+        out[name] = {"bare_per_s": bare, "aigw-trace_per_s": ours, "ratio": ours / bare,
+                     "cpu_us_per_item": {"bare": cpu_bare, "aigw-trace": cpu_ours, "added": cpu_ours - cpu_bare},
+                     "rounds": samples}  # fmt: skip
+        print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}   "
+              f"client CPU per item {cpu_bare:>6.0f} -> {cpu_ours:>6.0f} µs (+{cpu_ours - cpu_bare:.0f})",
+              flush=True)  # fmt: skip
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
-    return out
-
-
-_STARTUP = """
-import json, time, gc
-def rss():
-    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])  # kB
-import openai, anthropic, opentelemetry.sdk.trace, opentelemetry.sdk.metrics
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.metrics import MeterProvider
-tp, mp = TracerProvider(), MeterProvider()
-gc.collect(); r0 = rss(); t0 = time.perf_counter()
-import aigw_trace
-t1 = time.perf_counter(); gc.collect(); r1 = rss(); t2 = time.perf_counter()
-aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
-t3 = time.perf_counter(); gc.collect(); r2 = rss()
-print(json.dumps({"import_ms": (t1 - t0) * 1e3, "import_rss_kb": r1 - r0,
-                  "instrument_ms": (t3 - t2) * 1e3, "instrument_rss_kb": r2 - r1}))
-"""
-
-
-def startup(runs: int) -> dict[str, Any]:
-    samples = [json.loads(subprocess.run([sys.executable, "-c", _STARTUP], capture_output=True, text=True,
-                                         check=True).stdout) for _ in range(runs)]  # fmt: skip
-    out = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-    # -X importtime on a bare interpreter: aigw_trace's cumulative time including what it imports first.
-    cold = []
-    for _ in range(runs):
-        err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import aigw_trace"], capture_output=True,
-                             text=True, check=True).stderr  # fmt: skip
-        cold.append(next(int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \| aigw_trace$", err, re.M)) / 1e3)
-    out["cold_import_ms (-X importtime, nothing imported before)"] = statistics.median(cold)
-    print(f"import aigw_trace after the SDKs: {out['import_ms']:.1f} ms, +{out['import_rss_kb'] / 1024:.1f} MB RSS; "
-          f"instrument(): {out['instrument_ms']:.1f} ms, +{out['instrument_rss_kb'] / 1024:.1f} MB RSS; "
-          f"cold import (-X importtime): {statistics.median(cold):.1f} ms ({runs} runs)")  # fmt: skip
     return out
 
 
@@ -181,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--calls", type=int, default=30, help="calls per thread per round")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "scale.json")
     args = parser.parse_args(argv)
     if args.serve:
@@ -195,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait()
-    results["startup"] = startup(args.startup_runs)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"written: {args.json}")

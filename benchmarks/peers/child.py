@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import gc
 import importlib
@@ -106,6 +107,16 @@ def _transport(lib: Any) -> Any:
     return lib.MockTransport(handler)
 
 
+def _sdk_classes() -> list[type]:
+    """The classes of the SDKs' client, resource and stream modules (not their generated types): where peers patch."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(("openai", "anthropic")) or ".types" in name:
+            continue
+        found += [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == name]
+    return found
+
+
 def _major(dist: str) -> int:
     return int(metadata.version(dist).split(".")[0])
 
@@ -145,6 +156,29 @@ class Harness:
         if peer in INSTRUMENTORS:
             module, _, name = INSTRUMENTORS[peer].partition(":")
             self.instrumentor = getattr(importlib.import_module(module), name)()
+        # The SDKs import resource modules on first access: import every one the scenarios use before the snapshot.
+        for resource in (self.openai.chat.completions, self.openai.embeddings, self.openai.responses,
+                         self.openai.vector_stores, self.anthropic.messages.batches):  # fmt: skip
+            assert resource is not None
+        self.pristine = {cls: dict(vars(cls)) for cls in _sdk_classes()}
+
+    def _restore(self) -> None:
+        """Put the SDK classes back as they were before any instrumentation.
+
+        Not every peer's ``uninstrument()`` does: OpenInference's leaves the original ``request`` assigned on
+        ``openai.OpenAI`` itself, which then shadows the base class method that aigw-trace patches (aigw-trace
+        instrumented after it recorded nothing), and OpenLLMetry's leaves its wrappers in place (the "bare" SDK
+        after it still made OpenLLMetry spans). Without this, every figure after the peer's first block was wrong.
+        """
+        for cls, saved in self.pristine.items():
+            current = vars(cls)
+            for key in [k for k in current if k not in saved]:
+                with contextlib.suppress(AttributeError, TypeError):
+                    delattr(cls, key)
+            for key, value in saved.items():
+                if current.get(key) is not value:
+                    with contextlib.suppress(AttributeError, TypeError):
+                        setattr(cls, key, value)
 
     def toggle(self, config: str) -> None:
         """Make exactly ``config``'s instrumentation active."""
@@ -152,6 +186,7 @@ class Harness:
             aigw_trace.uninstrument()
         if self.instrumentor is not None and config != "peer" and self.instrumentor.is_instrumented_by_opentelemetry:
             self.instrumentor.uninstrument()
+            self._restore()
         if config == "aigw-trace":
             aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
         elif config == "peer" and self.instrumentor is not None:

@@ -9,13 +9,16 @@ Public API::
 
 # No `from __future__ import annotations` and no bare typing imports: `dir(aigw_trace)` shows only the public API.
 # Annotations that name typing-only types are quoted instead.
+#
+# Importing the package loads only the options table (for instrument()'s docstring and ContentMode): the rest, the
+# instrumentor (which brings opentelemetry-instrumentation and `packaging`), the wrapping code and the hook and scope
+# helpers, is imported on first use, so an application pays for it at instrument() or not at all
+# (docs/performance.md, "At start-up"; `nox -s bench-startup`).
+import sys as _sys
 import typing as _typing
 
 from . import _options
-from ._hooks import RequestInfo, ResponseInfo
-from ._instrumentor import AIGatewayInstrumentor
 from ._options import ContentMode
-from ._scope import attributes, enrich
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
@@ -25,7 +28,31 @@ if _typing.TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
-    from ._hooks import RequestHook, ResponseHook
+    from ._hooks import RequestHook, RequestInfo, ResponseHook, ResponseInfo
+    from ._otel_instrumentor import AIGatewayInstrumentor
+    from ._scope import attributes, enrich
+else:
+    _LAZY = {
+        "AIGatewayInstrumentor": "_otel_instrumentor",
+        "RequestInfo": "_hooks",
+        "ResponseInfo": "_hooks",
+        "attributes": "_scope",
+        "enrich": "_scope",
+    }
+
+    def __getattr__(name: str) -> object:
+        # Hidden from type checkers (they see the imports above), so a misspelt attribute stays an error there.
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value  # later lookups are plain module attributes
+        return value
+
+    def __dir__() -> "list[str]":
+        return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AIGatewayInstrumentor",
@@ -70,7 +97,10 @@ def instrument(
     A call while already instrumented changes nothing; if it asks for other options than the active ones, one
     warning names them (``uninstrument()`` first to change options).
     """
-    AIGatewayInstrumentor().instrument(**locals())  # every parameter, by name: the options table says which
+    options = dict(locals())  # every parameter, by name (the options table says which), before any other local
+    from ._instrumentor import instrument as switch_on
+
+    switch_on(**options)
 
 
 instrument.__doc__ = f"{(instrument.__doc__ or '').rstrip()}\n\n    Options:\n\n{_options.docstring()}\n"
@@ -78,4 +108,6 @@ instrument.__doc__ = f"{(instrument.__doc__ or '').rstrip()}\n\n    Options:\n\n
 
 def uninstrument() -> None:
     """Undo :func:`instrument`; safe to call when not instrumented."""
-    AIGatewayInstrumentor().uninstrument()
+    state = _sys.modules.get(f"{__name__}._instrumentor")
+    if state is not None:  # else never instrumented in this process: nothing to undo, nothing worth importing
+        state.uninstrument()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import Span, SpanContext, TraceFlags
-from opentelemetry.util.types import AttributeValue
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, SpanContext
+    from opentelemetry.util.types import AttributeValue
 
-from . import _attributes as A
+# `import aigw_trace` loads this module (the options table checks header names with it), so it imports neither the
+# OpenTelemetry API nor the attribute keys (the semantic-conventions package) at module level: the functions that
+# need them import them when they run, at instrument() time or on the rare response that carries `traceresponse`.
 
 PRESETS: Mapping[str, tuple[str, ...]] = {
     "litellm": (
@@ -75,7 +78,9 @@ def header_names(presets: Iterable[str], extra: Iterable[str]) -> tuple[tuple[st
         if problem:
             raise ValueError(f"refusing to record response header {header!r}: {problem}")
         names.append(header)
-    return tuple((h, A.AIGW_RESPONSE_HEADER_PREFIX + h) for h in dict.fromkeys(names))
+    from ._attributes import AIGW_RESPONSE_HEADER_PREFIX
+
+    return tuple((h, AIGW_RESPONSE_HEADER_PREFIX + h) for h in dict.fromkeys(names))
 
 
 def parse_traceresponse(value: str) -> SpanContext | None:
@@ -89,6 +94,8 @@ def parse_traceresponse(value: str) -> SpanContext | None:
         return None
     if not trace_id or not span_id:
         return None
+    from opentelemetry.trace import SpanContext, TraceFlags
+
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
 
 
@@ -123,6 +130,8 @@ def read_response_headers(
             value = _header(headers, get_list, "traceresponse")
         gateway = parse_traceresponse(value) if value else None
         if gateway is not None:
+            from . import _attributes as A
+
             attrs[A.AIGW_GATEWAY_SPAN_ID] = format(gateway.span_id, "016x")
             if gateway.trace_id != span.get_span_context().trace_id:
                 # The gateway restarted the trace: link to it so the two traces stay connected.

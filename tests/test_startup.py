@@ -1,0 +1,150 @@
+"""What importing aigw-trace and instrumenting load (modules, not time: time is `nox -s bench-startup`'s), and the
+dependency check's shortcut agreeing with opentelemetry-instrumentation's own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+
+import openai
+import pytest
+from packaging.requirements import Requirement
+
+import aigw_trace
+from aigw_trace import _instrumentor
+from aigw_trace._providers import providers
+
+HEAVY = ("packaging", "wrapt", "opentelemetry.instrumentation", "opentelemetry.sdk", "aigw_trace._wrap", "asyncio")
+
+
+def loaded_after(code: str) -> dict[str, list[str]]:
+    """Which of HEAVY's packages are imported after the setup in ``code`` (which fills ``stages``)."""
+    script = (
+        textwrap.dedent(
+            f"""
+        import json, sys
+        HEAVY = {HEAVY!r}
+        def heavy():
+            return sorted({{h for h in HEAVY for m in sys.modules if m == h or m.startswith(h + ".")}})
+        stages = {{}}
+        """
+        )
+        + textwrap.dedent(code)
+        + "\nprint(json.dumps(stages))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_import_loads_neither_opentelemetry_instrumentation_nor_wrapt_nor_the_wrapping_code():
+    stages = loaded_after(
+        """
+        import aigw_trace
+        stages["import"] = heavy()
+        assert "aigw_trace._instrumentor" not in sys.modules
+        stages["public"] = sorted(n for n in dir(aigw_trace) if not n.startswith("_"))
+        """
+    )
+    assert stages["import"] == []
+    assert stages["public"] == sorted(n for n in aigw_trace.__all__ if not n.startswith("_"))
+
+
+def test_instrument_with_the_sdk_imported_does_not_import_packaging():
+    stages = loaded_after(
+        """
+        import openai
+        import aigw_trace
+        aigw_trace.instrument()
+        stages["instrumented"] = heavy()
+        stages["patched"] = [hasattr(openai._base_client.SyncAPIClient.request, "__wrapped__")]
+        stages["state"] = [aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry]
+        aigw_trace.uninstrument()
+        stages["undone"] = [hasattr(openai._base_client.SyncAPIClient.request, "__wrapped__"),
+                            aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry]
+        """
+    )
+    assert "packaging" not in stages["instrumented"]
+    assert "aigw_trace._wrap" in stages["instrumented"]
+    assert stages["patched"] == [True]
+    assert stages["state"] == [True]  # the entry point's class sees what instrument() did
+    assert stages["undone"] == [False, False]
+
+
+def test_entry_point_class_and_instrument_share_one_state():
+    aigw_trace.uninstrument()
+    aigw_trace.AIGatewayInstrumentor().instrument()
+    try:
+        assert hasattr(openai._base_client.SyncAPIClient.request, "__wrapped__")
+        aigw_trace.instrument()  # already on: a no-op, not a second wrapping
+        assert not hasattr(openai._base_client.SyncAPIClient.request.__wrapped__, "__wrapped__")
+    finally:
+        aigw_trace.uninstrument()
+    assert not aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry
+    assert not hasattr(openai._base_client.SyncAPIClient.request, "__wrapped__")
+
+
+@pytest.mark.parametrize(
+    "supported",
+    [
+        "openai >= 1.26.0, < 4",
+        "openai >= 3.54",
+        "openai >= 3.54.1",
+        "openai > 3.54.0",
+        "openai < 3.54",
+        "openai <= 3.54",
+        "openai == 3.54",
+        "openai == 3.54.0.0",
+        "openai >= 99",
+        "openai < 3",
+        "openai ~= 3.0",  # not one of the simple bounds: undecided
+        "openai != 3.54.0",
+        "openai >= 3.0a1",
+    ],
+)
+@pytest.mark.parametrize("version", ["3.54.0", "3.54", "3.54.1", "3.0.0rc1", "4"])
+def test_shortcut_agrees_with_packaging_or_abstains(monkeypatch, supported, version):
+    monkeypatch.setattr(openai, "__version__", version)
+    (provider,) = [replace(p, supported=supported) for p in providers() if p.package == "openai"]
+    decided = _instrumentor._release_in_range(provider)
+    if decided is not None:
+        assert decided == Requirement(supported).specifier.contains(version, prereleases=True)
+
+
+def test_an_sdk_release_out_of_range_is_still_named_by_the_exact_check(monkeypatch, caplog):
+    """The shortcut only ever says yes: out of range, the one-line warning is the provider's own."""
+    original = openai._base_client.SyncAPIClient.request
+    narrowed = tuple(replace(p, supported="openai >= 99") if p.package == "openai" else p for p in providers())
+    monkeypatch.setattr("aigw_trace._instrumentor.providers", lambda: narrowed)
+    aigw_trace.uninstrument()
+    caplog.set_level(logging.DEBUG, logger="aigw_trace")
+    aigw_trace.instrument()
+    try:
+        assert openai._base_client.SyncAPIClient.request is original
+        (line,) = [r.getMessage() for r in caplog.records if r.name == "aigw_trace"]
+        assert "openai >= 99" in line
+    finally:
+        aigw_trace.uninstrument()
+
+
+def test_no_sdk_in_range_goes_through_base_instrumentor(monkeypatch, caplog):
+    """Neither SDK in range: the dependency conflict is reported as BaseInstrumentor reports it, nothing patched."""
+    original = openai._base_client.SyncAPIClient.request
+    narrowed = tuple(replace(p, supported=f"{p.package} >= 99") for p in providers())
+    monkeypatch.setattr("aigw_trace._instrumentor.providers", lambda: narrowed)
+    aigw_trace.uninstrument()
+    caplog.set_level(logging.DEBUG)
+    aigw_trace.instrument()
+    try:
+        assert openai._base_client.SyncAPIClient.request is original
+        assert not aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1
+        assert errors[0].name == "opentelemetry.instrumentation.instrumentor"
+        assert "AIGatewayInstrumentor" in errors[0].getMessage()
+    finally:
+        aigw_trace.uninstrument()
