@@ -66,6 +66,7 @@ class Call:
     _ended = False
     _first_chunk: float | None = None
     _last_chunk = 0.0
+    _chunk_timer: Any = None
 
     def __init__(
         self,
@@ -113,8 +114,11 @@ class Call:
             acc = self._acc
             if acc is not None:
                 acc.add(chunk)
-            if self._tel.time_per_chunk is not None and self.records_metrics:
-                return self._timed_chunk
+            tel = self._tel
+            if tel.times_chunks and self.records_metrics:
+                self._chunk_timer = tel.metrics.chunk_timer(self._metrics)
+                if self._chunk_timer is not None:
+                    return self._timed_chunk
             return acc.add if acc is not None else None
         except Exception as exc:
             report("stream chunk", exc)
@@ -122,7 +126,7 @@ class Call:
 
     def _timed_chunk(self, chunk: Any) -> None:
         now = perf_counter()
-        self._tel.time_per_chunk.record(now - self._last_chunk, self._metrics.base)  # type: ignore[union-attr]
+        self._chunk_timer.record(now - self._last_chunk, self._metrics.base)
         self._last_chunk = now
         if self._acc is not None:
             self._acc.add(chunk)
@@ -143,14 +147,15 @@ class Call:
             if response is _MISSING:
                 response = self._acc.result() if self._acc is not None else None
 
+            tel = self._tel
             if response is not None:
-                ep.reader.read(response, attrs)
+                ep.readers[tel.conventions].read(response, attrs)
                 if ep.adds_cache_to_input and A.USAGE_INPUT_TOKENS in attrs:
                     # Anthropic counts cached tokens outside input_tokens; the conventions count them in.
                     attrs[A.USAGE_INPUT_TOKENS] = (
                         attrs[A.USAGE_INPUT_TOKENS]  # type: ignore[operator]
                         + attrs.get(A.USAGE_CACHE_READ_INPUT_TOKENS, 0)
-                        + attrs.get(A.USAGE_CACHE_CREATION_INPUT_TOKENS, 0)
+                        + attrs.get(tel.cache_write_key, 0)
                     )
                 if ep.finish_reasons is not None:
                     reasons = ep.finish_reasons(response)
@@ -167,20 +172,14 @@ class Call:
                         code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
                         attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
                         span.set_status(Status(StatusCode.ERROR, "error object in response body"))
-                if self._event_attrs is not None or self._tel.content_on_span:
-                    capture_outputs(self._tel, ep, response, attrs, self._event_attrs)
+                if self._event_attrs is not None or tel.content_on_span:
+                    capture_outputs(tel, ep, response, attrs, self._event_attrs)
 
-            # The usual call records with cached attribute sets; an error adds its type to fresh copies.
-            response_model = attrs.get(A.RESPONSE_MODEL)
-            sets = self._metrics.by_model.get(response_model)
-            metric, input_metric, output_metric = sets or self._metrics.for_response(response_model)
-
+            ttfc = None
             if self.stream:
                 if self._first_chunk is not None:
                     ttfc = self._first_chunk - self._start
                     attrs[A.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-                    if self.records_metrics:
-                        self._tel.ttfc.record(ttfc, metric)
                 if outcome is None:
                     outcome = "error" if error is not None else "completed"
                 attrs[A.AIGW_STREAM_OUTCOME] = outcome
@@ -200,12 +199,7 @@ class Call:
                     span.set_status(Status(StatusCode.ERROR, etype))
             else:
                 etype = attrs.get(A.ERROR_TYPE)
-            if etype is not None:
-                metric = {**metric, A.ERROR_TYPE: etype}
-                input_metric = {**input_metric, A.ERROR_TYPE: etype}
-                output_metric = {**output_metric, A.ERROR_TYPE: etype}
 
-            tel = self._tel
             if self.headers is not None and tel.records_response_headers:
                 try:
                     settings = tel.settings
@@ -221,13 +215,7 @@ class Call:
                 except Exception as exc:
                     report("response_hook", exc)
             if self.records_metrics:
-                tel.duration.record(duration, metric)
-                input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
-                if input_tokens is not None:
-                    tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
-                output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
-                if output_tokens is not None:
-                    tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
+                tel.metrics.record(self._metrics, attrs, duration, ttfc, etype)
             if self._event_attrs is not None and tel.logger is not None:
                 self._event_attrs.update(attrs)
                 tel.logger.emit(

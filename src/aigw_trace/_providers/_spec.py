@@ -13,7 +13,7 @@ summaries and odd gateway shapes. So one table serves all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -318,6 +318,10 @@ class Endpoint:
     _request_keys: tuple[str, ...] = field(init=False, repr=False)
     _request_entries: tuple[RequestEntry, ...] = field(init=False, repr=False)
     reader: Reader = field(init=False, repr=False)
+    """The response reader in the released conventions' keys (``readers[0]``)."""
+    readers: tuple[Reader, Reader] = field(init=False, repr=False)
+    """(released, latest): the response reader in each conventions' keys (``_attributes.LATEST``); a call reads
+    with the column its telemetry chose at ``instrument()`` time. One reader when no key differs."""
     reads_response: bool = field(init=False, repr=False)
     """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
     adds_cache_to_input: bool = field(init=False, repr=False)
@@ -352,7 +356,10 @@ class Endpoint:
         object.__setattr__(self, "request_table", table)
         object.__setattr__(self, "_request_keys", tuple(table))
         object.__setattr__(self, "_request_entries", tuple(table.values()))
-        object.__setattr__(self, "reader", Reader(fields))
+        reader = Reader(fields)
+        latest = [replace(f, attribute=A.LATEST[f.attribute]) if f.attribute in A.LATEST else f for f in fields]
+        object.__setattr__(self, "reader", reader)
+        object.__setattr__(self, "readers", (reader, reader if latest == fields else Reader(latest)))
         object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
         object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
         folded = usage.at[0] if usage is not None and usage.at else None
