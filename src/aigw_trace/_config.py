@@ -146,8 +146,8 @@ def latest_genai_conventions(env: Mapping[str, str] | None = None) -> bool:
     Read when the telemetry is built, at every ``instrument()``: uninstrumenting and instrumenting again picks up a
     changed value. Not an ``instrument()`` option: it is OpenTelemetry's switch, shared with other instrumentations.
     """
-    raw = (os.environ if env is None else env).get(A.SEMCONV_OPT_IN_ENV)
-    return bool(raw) and A.SEMCONV_OPT_IN_GEN_AI in (item.strip() for item in raw.split(","))
+    raw = (os.environ if env is None else env).get(A.SEMCONV_OPT_IN_ENV) or ""
+    return A.SEMCONV_OPT_IN_GEN_AI in (item.strip() for item in raw.split(","))
 
 
 _active: tuple[Settings, tuple[object, ...]] | None = None
