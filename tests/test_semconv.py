@@ -609,3 +609,16 @@ def test_generic_parts_copy_only_what_changes():
     assert generic_parts([text], False) == [text]
     assert generic_parts([odd], False) == [{"type": "generic", "generic_type": "search_result", "source": "s"}]
     assert same_parts(items, True) is items
+
+
+def test_latest_subset_counters_skip_zero_counts(aigw_telemetry, fake_api, monkeypatch):
+    monkeypatch.setenv(ENV, "gen_ai_latest_experimental")
+    aigw_telemetry.instrument()
+    usage = {"input_tokens": 11, "output_tokens": 3, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+    fake_api.reply(Reply(json={**MESSAGE, "usage": usage}))
+    anthropic_client(fake_api).messages.create(
+        model="claude-test-5", max_tokens=64, messages=[{"role": "user", "content": "ping"}]
+    )
+
+    assert aigw_telemetry.span().attributes[CACHE_WRITE_KEY] == 0  # the span still says what the provider said
+    check_counters(aigw_telemetry, {USAGE_IN: 11, USAGE_OUT: 3}, "claude-test-5")

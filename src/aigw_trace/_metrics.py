@@ -163,7 +163,7 @@ class LatestMetrics:
             (A.USAGE_REASONING_OUTPUT_TOKENS,
              counter(A.METRIC_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS, "Output tokens used for reasoning")),
         )  # fmt: skip
-        """(span attribute, counter) of the subset counts, recorded when the provider reported them."""
+        """(span attribute, counter) of the subset counts, recorded when the provider reported a non-zero count."""
         self.operation_input = _tokens(meter, A.METRIC_INFERENCE_OPERATION_INPUT_TOKENS, "Input tokens per operation")
         self.operation_output = _tokens(
             meter, A.METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS, "Output tokens per operation"
@@ -202,7 +202,7 @@ class LatestMetrics:
         self.output_tokens.add(output_tokens or 0, counted)  # type: ignore[arg-type]
         for key, counter in self.details:
             value = attrs.get(key)
-            if value is not None:
+            if value:  # a 0 adds nothing to a sum and costs a record (about as much as the whole span's end)
                 counter.add(value, counted)  # type: ignore[arg-type]
         if etype is None:  # the per-operation distributions leave failed operations out (#530)
             if input_tokens is not None:
