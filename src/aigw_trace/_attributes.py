@@ -7,6 +7,8 @@ names without a constant are spelled out at the bottom of this module and nowher
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _ga
@@ -100,6 +102,69 @@ TOKEN_BUCKETS: Final = (
 
 SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
 """The conventions release whose names we emit."""
+
+# --- The latest GenAI conventions, behind OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental ---
+# semantic-conventions-genai `main`: docs/gen-ai/client-inference.md @024a4f94, gen-ai-token-metrics.md @066d4a7f,
+# client-embeddings.md @88eccb15 (see docs/conventions.md). No constant exists for any of these names yet.
+
+SEMCONV_OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+"""The OpenTelemetry switch between released and newest conventions (a comma-separated list)."""
+SEMCONV_OPT_IN_GEN_AI: Final = "gen_ai_latest_experimental"
+"""The value in that list that selects the latest GenAI conventions."""
+
+USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+"""Latest name of ``gen_ai.usage.cache_creation.input_tokens`` (``changelog.d/440.breaking.md``)."""
+TOKEN_MODALITY: Final = "gen_ai.token.modality"
+"""Required on the latest token counters: ``text``, ``image``, ``audio`` or ``unknown``."""
+TOKEN_MODALITY_UNKNOWN: Final = "unknown"
+"""What every count is reported under: neither SDK's usage splits all tokens by modality."""
+
+METRIC_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
+METRIC_INFERENCE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
+METRIC_INFERENCE_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.inference.time_per_output_chunk"
+METRIC_INFERENCE_USAGE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.input_tokens"
+METRIC_INFERENCE_USAGE_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.output_tokens"
+METRIC_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.cache_read.input_tokens"
+METRIC_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.cache_write.input_tokens"
+METRIC_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.reasoning.output_tokens"
+METRIC_INFERENCE_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"
+METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
+METRIC_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
+METRIC_EMBEDDINGS_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.embeddings.operation.input_tokens"
+
+SCHEMA_URL_LATEST: Final = "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev"
+"""The dev channel's schema URL (``RELEASING.md``: ``…/gen-ai-dev/X.Y.Z-dev``), at the version the conventions'
+manifest names."""
+
+INFERENCE_OPERATIONS: Final = frozenset(
+    {_ga.GenAiOperationNameValues.CHAT.value, _ga.GenAiOperationNameValues.TEXT_COMPLETION.value,
+     _ga.GenAiOperationNameValues.GENERATE_CONTENT.value}
+)  # fmt: skip
+"""Operations whose metrics the latest conventions rename to ``gen_ai.client.inference.*``."""
+EMBEDDINGS_OPERATION: Final = _ga.GenAiOperationNameValues.EMBEDDINGS.value
+"""The operation with its own ``gen_ai.client.embeddings.*`` metrics in the latest conventions."""
+
+LATEST: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # span and event attributes
+        USAGE_CACHE_CREATION_INPUT_TOKENS: USAGE_CACHE_WRITE_INPUT_TOKENS,
+        # scope
+        SCHEMA_URL: SCHEMA_URL_LATEST,
+        # metrics of the inference operations (chat, text_completion, generate_content)
+        METRIC_OPERATION_DURATION: METRIC_INFERENCE_DURATION,
+        METRIC_TIME_TO_FIRST_CHUNK: METRIC_INFERENCE_TIME_TO_FIRST_CHUNK,
+        METRIC_TIME_PER_OUTPUT_CHUNK: METRIC_INFERENCE_TIME_PER_OUTPUT_CHUNK,
+    }
+)
+"""Released (v1.41) name → its name in the latest conventions; any other name is the same in both. What the
+latest set adds instead of ``gen_ai.client.token.usage`` (per-direction counters, per-operation histograms,
+embeddings' own instruments) are the latest-only names above."""
+
+
+def named(name: str, latest: bool) -> str:
+    """``name`` (a released name) as the chosen conventions spell it."""
+    return LATEST.get(name, name) if latest else name
+
 
 # --- Names with no constant in opentelemetry-semantic-conventions ---
 EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"

@@ -21,7 +21,8 @@ from ._content import capture_outputs
 from ._gateway_headers import read_response_headers
 from ._hooks import ResponseInfo
 from ._metrics import MetricAttributes
-from ._providers._spec import Endpoint, StreamAccumulator, as_int, as_str, dig, member
+from ._providers._spec import Endpoint, StreamAccumulator
+from ._providers._values import as_int, as_str, dig, member
 from ._safety import report
 from ._telemetry import Telemetry
 
@@ -54,7 +55,8 @@ class Call:
     headers: Any = None
     """The final HTTP response's headers, once seen."""
     observer: Any = None
-    """The stream-observing generator, once a stream is being observed."""
+    """A weak handle on the stream-observing generator (``_streams._Running``), once a stream is being observed:
+    :attr:`reading` asks it whether the observer is pulling a chunk, without the call keeping the stream alive."""
     records_metrics = True
     """False inside another instrumentation's GenAI client span for this call (a framework's own), whose metrics
     already count it: the span is still made (it is what the gateway joins), no metric is recorded twice."""
@@ -66,6 +68,7 @@ class Call:
     _ended = False
     _first_chunk: float | None = None
     _last_chunk = 0.0
+    _chunk_timer: Any = None
 
     def __init__(
         self,
@@ -113,8 +116,11 @@ class Call:
             acc = self._acc
             if acc is not None:
                 acc.add(chunk)
-            if self._tel.time_per_chunk is not None and self.records_metrics:
-                return self._timed_chunk
+            tel = self._tel
+            if tel.times_chunks and self.records_metrics:
+                self._chunk_timer = tel.metrics.chunk_timer(self._metrics)
+                if self._chunk_timer is not None:
+                    return self._timed_chunk
             return acc.add if acc is not None else None
         except Exception as exc:
             report("stream chunk", exc)
@@ -122,7 +128,7 @@ class Call:
 
     def _timed_chunk(self, chunk: Any) -> None:
         now = perf_counter()
-        self._tel.time_per_chunk.record(now - self._last_chunk, self._metrics.base)  # type: ignore[union-attr]
+        self._chunk_timer.record(now - self._last_chunk, self._metrics.base)
         self._last_chunk = now
         if self._acc is not None:
             self._acc.add(chunk)
@@ -143,14 +149,15 @@ class Call:
             if response is _MISSING:
                 response = self._acc.result() if self._acc is not None else None
 
+            tel = self._tel
             if response is not None:
-                ep.reader.read(response, attrs)
+                ep.readers[tel.conventions].read(response, attrs)
                 if ep.adds_cache_to_input and A.USAGE_INPUT_TOKENS in attrs:
                     # Anthropic counts cached tokens outside input_tokens; the conventions count them in.
                     attrs[A.USAGE_INPUT_TOKENS] = (
                         attrs[A.USAGE_INPUT_TOKENS]  # type: ignore[operator]
                         + attrs.get(A.USAGE_CACHE_READ_INPUT_TOKENS, 0)
-                        + attrs.get(A.USAGE_CACHE_CREATION_INPUT_TOKENS, 0)
+                        + attrs.get(tel.cache_write_key, 0)
                     )
                 if ep.finish_reasons is not None:
                     reasons = ep.finish_reasons(response)
@@ -167,20 +174,14 @@ class Call:
                         code = as_str(dig(body_error, ("type",))) or as_str(dig(body_error, ("code",)))
                         attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
                         span.set_status(Status(StatusCode.ERROR, "error object in response body"))
-                if self._event_attrs is not None or self._tel.content_on_span:
-                    capture_outputs(self._tel, ep, response, attrs, self._event_attrs)
+                if self._event_attrs is not None or tel.content_on_span:
+                    capture_outputs(tel, ep, response, attrs, self._event_attrs)
 
-            # The usual call records with cached attribute sets; an error adds its type to fresh copies.
-            response_model = attrs.get(A.RESPONSE_MODEL)
-            sets = self._metrics.by_model.get(response_model)
-            metric, input_metric, output_metric = sets or self._metrics.for_response(response_model)
-
+            ttfc = None
             if self.stream:
                 if self._first_chunk is not None:
                     ttfc = self._first_chunk - self._start
                     attrs[A.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-                    if self.records_metrics:
-                        self._tel.ttfc.record(ttfc, metric)
                 if outcome is None:
                     outcome = "error" if error is not None else "completed"
                 attrs[A.AIGW_STREAM_OUTCOME] = outcome
@@ -200,12 +201,7 @@ class Call:
                     span.set_status(Status(StatusCode.ERROR, etype))
             else:
                 etype = attrs.get(A.ERROR_TYPE)
-            if etype is not None:
-                metric = {**metric, A.ERROR_TYPE: etype}
-                input_metric = {**input_metric, A.ERROR_TYPE: etype}
-                output_metric = {**output_metric, A.ERROR_TYPE: etype}
 
-            tel = self._tel
             if self.headers is not None and tel.records_response_headers:
                 try:
                     settings = tel.settings
@@ -221,13 +217,7 @@ class Call:
                 except Exception as exc:
                     report("response_hook", exc)
             if self.records_metrics:
-                tel.duration.record(duration, metric)
-                input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
-                if input_tokens is not None:
-                    tel.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
-                output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
-                if output_tokens is not None:
-                    tel.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
+                tel.metrics.record(self._metrics, attrs, duration, ttfc, etype)
             if self._event_attrs is not None and tel.logger is not None:
                 self._event_attrs.update(attrs)
                 tel.logger.emit(
@@ -237,6 +227,6 @@ class Call:
             report("recording the response", exc)
         finally:
             self.span.end()
-            # The context holds this call and the observer holds the stream that holds it: drop both, so the call
-            # is freed as soon as the caller lets go, not left to the cycle collector.
+            # The context holds this call: drop it (and the observer's handle), so the call is freed as soon as the
+            # caller lets go, not left to the cycle collector.
             self.context = self.inject_context = self.observer = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
 
+from . import _attributes as A
 from ._gateway_headers import HostFilter, header_names
 from ._hooks import RequestHook, ResponseHook
 from ._options import BY_NAME, OPTIONS, ContentMode, Option
@@ -134,6 +135,19 @@ class Settings:
             response_hook=cast("ResponseHook | None", values["response_hook"]),
             options=MappingProxyType(values),
         )
+
+
+def latest_genai_conventions(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``OTEL_SEMCONV_STABILITY_OPT_IN`` selects the latest GenAI conventions.
+
+    The rules of ``opentelemetry-instrumentation``'s own parser (``_semconv.py``), mirrored because that one is
+    private and caches the first reading for the whole process: a comma-separated list, each item stripped of
+    surrounding whitespace, ``gen_ai_latest_experimental`` matched exactly (case included) among any other values.
+    Read when the telemetry is built, at every ``instrument()``: uninstrumenting and instrumenting again picks up a
+    changed value. Not an ``instrument()`` option: it is OpenTelemetry's switch, shared with other instrumentations.
+    """
+    raw = (os.environ if env is None else env).get(A.SEMCONV_OPT_IN_ENV) or ""
+    return A.SEMCONV_OPT_IN_GEN_AI in (item.strip() for item in raw.split(","))
 
 
 _active: tuple[Settings, tuple[object, ...]] | None = None

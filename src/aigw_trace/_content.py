@@ -8,7 +8,7 @@ visible), and if that is not enough the oldest messages are dropped, since the n
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.util.types import AttributeValue
@@ -47,6 +47,51 @@ def _shorten(value: Any, limit: int) -> Any:
     if isinstance(value, dict):
         return {k: _shorten(v, limit) for k, v in value.items()}
     return value
+
+
+Form = Callable[["list[Any]", bool], "list[Any]"]
+"""Puts content into the chosen conventions' part schema: ``form(items, messages)``, where ``messages`` says
+whether ``items`` are messages holding ``parts`` or are parts themselves (system instructions)."""
+
+_PART_TYPES = frozenset(
+    {"text", "tool_call", "tool_call_response", "server_tool_call", "server_tool_call_response", "blob", "file",
+     "uri", "reasoning", "compaction", "generic"}
+)  # fmt: skip
+"""The part types the latest message schemas define (``gen-ai-input-messages.json``); any other is generic."""
+
+
+def same_parts(items: list[Any], messages: bool) -> list[Any]:
+    """The released conventions: any ``type`` string is a part of its own."""
+    return items
+
+
+def generic_parts(items: list[Any], messages: bool) -> list[Any]:
+    """The latest conventions (``changelog.d/584.breaking.md``): a part of a type no schema defines is recorded as
+    ``{"type": "generic", "generic_type": <its type>, …its fields}``. Copies only what changes."""
+    if not messages:
+        return _generic(items)
+    out = items
+    for i, message in enumerate(items):
+        parts = message.get("parts") if isinstance(message, dict) else None
+        if isinstance(parts, list):
+            renamed = _generic(parts)
+            if renamed is not parts:
+                if out is items:
+                    out = list(items)
+                out[i] = {**message, "parts": renamed}
+    return out
+
+
+def _generic(parts: list[Any]) -> list[Any]:
+    out = parts
+    for i, part in enumerate(parts):
+        if isinstance(part, dict) and part.get("type") not in _PART_TYPES:
+            if out is parts:
+                out = list(parts)
+            kind = part.get("type")
+            out[i] = {"type": "generic", **({"generic_type": kind} if isinstance(kind, str) else {}),
+                      **{k: v for k, v in part.items() if k != "type"}}  # fmt: skip
+    return out
 
 
 _NOTHING_FITS = dumps([{"type": "text", "content": _TRUNCATED}])
@@ -91,6 +136,11 @@ def capture_inputs(
     assert endpoint.content is not None
     try:
         system, messages, tools = endpoint.content.inputs(body)
+        form = tel.content_form
+        if system:
+            system = form(system, False)
+        if messages:
+            messages = form(messages, True)
     except Exception as exc:
         report("capturing input content", exc)
         return
@@ -122,6 +172,7 @@ def capture_outputs(
     messages = content.outputs(response)
     if not messages:
         return
+    messages = tel.content_form(messages, True)
     settings = tel.settings
     if settings.content.on_span:
         attrs[A.OUTPUT_MESSAGES] = bounded_json(messages, settings.content_max_length)[0]

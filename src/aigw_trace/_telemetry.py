@@ -6,30 +6,39 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry._logs import Logger, get_logger
-from opentelemetry.metrics import Histogram, get_meter
+from opentelemetry.metrics import get_meter
 
 from . import _attributes as A
-from ._config import Settings
+from ._config import Settings, latest_genai_conventions
+from ._content import Form, generic_parts, same_parts
+from ._metrics import LatestMetrics, Metrics, ReleasedMetrics
 from ._version import __version__
 
 SCOPE = "aigw_trace"
 SCHEMA_URL = A.SCHEMA_URL
+"""The default (released v1.41) schema URL; with the latest conventions, ``A.LATEST[SCHEMA_URL]``."""
 
 
 class Telemetry:
-    """Tracer, histograms and event logger, plus the resolved settings: everything a call records through."""
+    """Tracer, instruments and event logger, plus the resolved settings: everything a call records through.
+
+    The conventions (released v1.41 by default, the latest with ``OTEL_SEMCONV_STABILITY_OPT_IN``) are chosen here,
+    once: the schema URL, the metric instruments, the column of each endpoint's two-column tables that calls read
+    with, the attribute key Anthropic's cache writes go under, and the form of captured content parts.
+    """
 
     __slots__ = (
+        "cache_write_key",
+        "content_form",
         "content_on_event",
         "content_on_span",
-        "duration",
+        "conventions",
         "logger",
+        "metrics",
         "records_response_headers",
         "settings",
-        "time_per_chunk",
-        "tokens",
+        "times_chunks",
         "tracer",
-        "ttfc",
     )
 
     def __init__(
@@ -40,39 +49,20 @@ class Telemetry:
         logger_provider: Any = None,
     ) -> None:
         self.settings = settings
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=SCHEMA_URL)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=SCHEMA_URL)
-        self.duration: Histogram = meter.create_histogram(
-            A.METRIC_OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS),
-        )
-        self.tokens: Histogram = meter.create_histogram(
-            A.METRIC_TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS),
-        )
-        self.ttfc: Histogram = meter.create_histogram(
-            A.METRIC_TIME_TO_FIRST_CHUNK,
-            unit="s",
-            description="Time from the request to the first chunk of a streamed response",
-            explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS),
-        )
-        self.time_per_chunk: Histogram | None = (
-            meter.create_histogram(
-                A.METRIC_TIME_PER_OUTPUT_CHUNK,
-                unit="s",
-                description="Time between consecutive chunks of a streamed response",
-                explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS),
-            )
-            if settings.time_per_output_chunk
-            else None
-        )
+        latest = latest_genai_conventions()
+        self.conventions = int(latest)
+        """0: released, 1: latest. The column of every two-column table a call reads (``Endpoint.readers``)."""
+        schema_url = A.named(SCHEMA_URL, latest)
+        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=schema_url)
+        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=schema_url)
+        self.metrics: Metrics = (LatestMetrics if latest else ReleasedMetrics)(meter, settings.time_per_output_chunk)
+        self.times_chunks = settings.time_per_output_chunk
+        self.cache_write_key = A.named(A.USAGE_CACHE_CREATION_INPUT_TOKENS, latest)
+        """Where the endpoint reader puts the cache-write count (Anthropic adds it to the input tokens)."""
+        self.content_form: Form = generic_parts if latest else same_parts
         wants_logger = settings.emit_event
         self.logger: Logger | None = (
-            get_logger(SCOPE, __version__, logger_provider, schema_url=SCHEMA_URL) if wants_logger else None
+            get_logger(SCOPE, __version__, logger_provider, schema_url=schema_url) if wants_logger else None
         )
         # Read on every call: resolved once here.
         self.content_on_span = settings.content.on_span

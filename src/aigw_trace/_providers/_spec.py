@@ -13,7 +13,7 @@ raw JSON bodies, stream summaries and odd gateway shapes. So one table serves al
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -22,13 +22,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import _attributes as A
 from ._request import Param, RequestEntry, compile_request
 from ._values import EXACT as _EXACT
-from ._values import Convert, Path
-
-# Their home is _values; _call.py still imports them from here.
-from ._values import as_int as as_int
-from ._values import as_str as as_str
-from ._values import dig as dig
-from ._values import member as member
+from ._values import Convert, Path, as_int, as_str
 
 Messages = list[dict[str, Any]]
 """JSON-ready content in the conventions' message/part schema."""
@@ -253,6 +247,10 @@ class Endpoint:
     _request_keys: tuple[str, ...] = field(init=False, repr=False)
     _request_entries: tuple[RequestEntry, ...] = field(init=False, repr=False)
     reader: Reader = field(init=False, repr=False)
+    """The response reader in the released conventions' keys (``readers[0]``)."""
+    readers: tuple[Reader, Reader] = field(init=False, repr=False)
+    """(released, latest): the response reader in each conventions' keys (``_attributes.LATEST``); a call reads
+    with the column its telemetry chose at ``instrument()`` time. One reader when no key differs."""
     reads_response: bool = field(init=False, repr=False)
     """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
     adds_cache_to_input: bool = field(init=False, repr=False)
@@ -277,7 +275,10 @@ class Endpoint:
         object.__setattr__(self, "request_table", table)
         object.__setattr__(self, "_request_keys", tuple(table))
         object.__setattr__(self, "_request_entries", tuple(table.values()))
-        object.__setattr__(self, "reader", Reader(fields))
+        reader = Reader(fields)
+        latest = [replace(f, attribute=A.LATEST[f.attribute]) if f.attribute in A.LATEST else f for f in fields]
+        object.__setattr__(self, "reader", reader)
+        object.__setattr__(self, "readers", (reader, reader if latest == fields else Reader(latest)))
         object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
         object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
         folded = usage.at[0] if usage is not None and usage.at else None
