@@ -590,6 +590,32 @@ def test_endpoints_share_one_reader_unless_a_key_differs():
     assert r_attrs == l_attrs
 
 
+def test_request_top_k_is_a_double_released_and_an_int_latest(conventions, aigw_telemetry, fake_api):
+    fake_api.reply(Reply(json=MESSAGE))
+    anthropic_client(fake_api).messages.create(
+        model="claude-test-5",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hi"}],
+        # The newest SDK has no keyword for either any more; older releases send them the same way.
+        extra_body={"top_k": 5, "temperature": 0.5},
+    )
+
+    attrs = dict(aigw_telemetry.span().attributes)
+    top_k = attrs["gen_ai.request.top_k"]
+    assert (type(top_k), top_k) == ((float, 5.0) if conventions == "released" else (int, 5))
+    assert attrs["gen_ai.request.temperature"] == 0.5  # the other request fields read alike in both
+
+
+def test_endpoints_share_one_request_table_unless_a_key_or_type_differs():
+    chat = routed("openai", "/chat/completions")
+    assert chat.request_tables[0] is chat.request_tables[1]
+    released, latest = routed("anthropic", "/v1/messages").request_tables
+    assert released is not latest
+    assert list(released.keys) == list(latest.keys)
+    assert released.table["top_k"][1] is not latest.table["top_k"][1]
+    assert released.table["temperature"] == latest.table["temperature"]
+
+
 def test_generic_parts_copy_only_what_changes():
     text = {"type": "text", "content": "hi"}
     odd = {"type": "search_result", "source": "s"}

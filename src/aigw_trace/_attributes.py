@@ -161,6 +161,11 @@ latest set adds instead of ``gen_ai.client.token.usage`` (per-direction counters
 embeddings' own instruments) are the latest-only names above."""
 
 
+LATEST_TYPES: Final[Mapping[str, type]] = MappingProxyType({REQUEST_TOP_K: int})
+"""Attributes whose value type the latest conventions change (``client-inference.md``: ``gen_ai.request.top_k`` is
+an int there, a double in v1.41)."""
+
+
 def named(name: str, latest: bool) -> str:
     """``name`` (a released name) as the chosen conventions spell it."""
     return LATEST.get(name, name) if latest else name

@@ -106,7 +106,7 @@ class Instrumentation(Patches):
             if specifics is not None:
                 attrs.update(specifics.attributes)
                 name = specifics.span_name or name
-            endpoint.read_request(body, attrs)
+            endpoint.read_request(body, attrs, tel.conventions)
             stream = bool(kwargs.get("stream"))
             hides_usage_chunk = False
             if stream:

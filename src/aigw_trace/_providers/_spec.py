@@ -22,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import _attributes as A
 from ._request import Param, RequestEntry, compile_request
 from ._values import EXACT as _EXACT
-from ._values import Convert, Path, as_int, as_str
+from ._values import Convert, Path, as_float, as_int, as_str
 
 Messages = list[dict[str, Any]]
 """JSON-ready content in the conventions' message/part schema."""
@@ -244,8 +244,10 @@ class Endpoint:
 
     # Compiled from the tables above at definition time, so a call only looks things up.
     request_table: Mapping[str, RequestEntry] = field(init=False, repr=False)
-    _request_keys: tuple[str, ...] = field(init=False, repr=False)
-    _request_entries: tuple[RequestEntry, ...] = field(init=False, repr=False)
+    """The request table in the released conventions' keys and types (``request_tables[0]``)."""
+    request_tables: tuple[_RequestTable, _RequestTable] = field(init=False, repr=False)
+    """(released, latest), as :attr:`readers`: each conventions' keys and value types (``_attributes.LATEST``,
+    ``_attributes.LATEST_TYPES``). One table when nothing differs."""
     reader: Reader = field(init=False, repr=False)
     """The response reader in the released conventions' keys (``readers[0]``)."""
     readers: tuple[Reader, Reader] = field(init=False, repr=False)
@@ -272,9 +274,15 @@ class Endpoint:
             ):
                 if path:
                     fields.append(Field((*usage.at, *path), attribute, as_int))
+        released = _RequestTable(table, tuple(table), tuple(table.values()))
+        latest_request = [_latest_field(f) if isinstance(f, Field) else f for f in self.request]
+        same = latest_request == list(self.request)
         object.__setattr__(self, "request_table", table)
-        object.__setattr__(self, "_request_keys", tuple(table))
-        object.__setattr__(self, "_request_entries", tuple(table.values()))
+        object.__setattr__(
+            self,
+            "request_tables",
+            (released, released if same else _RequestTable.of(compile_request(latest_request))),
+        )
         reader = Reader(fields)
         latest = [replace(f, attribute=A.LATEST[f.attribute]) if f.attribute in A.LATEST else f for f in fields]
         object.__setattr__(self, "reader", reader)
@@ -285,9 +293,10 @@ class Endpoint:
         carried = dict.fromkeys(f.path[0] for f in self.response if f.path[0] != folded)
         object.__setattr__(self, "carried", tuple(carried))
 
-    def read_request(self, body: Mapping[str, Any], attrs: dict[str, AttributeValue]) -> None:
-        """Add the attributes the request body's parameters give to ``attrs``."""
-        table = self.request_table
+    def read_request(self, body: Mapping[str, Any], attrs: dict[str, AttributeValue], conventions: int = 0) -> None:
+        """Add the attributes the request body's parameters give to ``attrs``, in the keys of ``conventions`` (0:
+        released, 1: latest; the column the telemetry chose at ``instrument()`` time)."""
+        table, keys, entries = self.request_tables[conventions]
         if not table:
             return
         # Walk whichever is shorter: the keys sent (OpenAI leaves omitted parameters out) or the table (Anthropic
@@ -297,7 +306,7 @@ class Endpoint:
         if len(body) <= len(table):
             pairs = zip(body.values(), map(table.get, body), strict=True)
         else:
-            pairs = zip(map(body.get, self._request_keys), self._request_entries, strict=True)
+            pairs = zip(map(body.get, keys), entries, strict=True)
         for value, entry in pairs:
             if value is None or entry is None:
                 continue
@@ -310,6 +319,29 @@ class Endpoint:
                     if value is None:
                         continue
                 attrs[attribute] = value
+
+
+class _RequestTable(NamedTuple):
+    """A compiled request table with its keys and entries as tuples (what :meth:`Endpoint.read_request` walks)."""
+
+    table: Mapping[str, RequestEntry]
+    keys: tuple[str, ...]
+    entries: tuple[RequestEntry, ...]
+
+    @classmethod
+    def of(cls, table: Mapping[str, RequestEntry]) -> _RequestTable:
+        return cls(table, tuple(table), tuple(table.values()))
+
+
+_CONVERT_TO: dict[type, Convert] = {int: as_int, float: as_float, str: as_str}
+
+
+def _latest_field(f: Field) -> Field:
+    """``f`` in the latest conventions: its attribute renamed, its value converted to the latest type."""
+    attribute = A.LATEST.get(f.attribute, f.attribute)
+    kind = A.LATEST_TYPES.get(f.attribute)
+    convert = _CONVERT_TO[kind] if kind is not None else f.convert
+    return f if (attribute, convert) == (f.attribute, f.convert) else replace(f, attribute=attribute, convert=convert)
 
 
 class Specifics(NamedTuple):
