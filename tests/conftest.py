@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 import pytest
+
+from tests.sse import body_class
 
 
 @dataclass
@@ -50,7 +52,9 @@ class FakeAPI:
             reply = Reply(reply.status, reply.json, reply.chunks, {**reply.headers, "traceresponse": traceresponse})
         if reply.chunks is not None:
             headers = {"content-type": "text/event-stream", **reply.headers}
-            return httpx2.Response(reply.status, headers=headers, stream=_Body(reply.chunks, self))
+            return httpx2.Response(
+                reply.status, headers=headers, stream=body_class(httpx2)(reply.chunks, self.bodies_closed)
+            )
         return httpx2.Response(reply.status, json=reply.json, headers=reply.headers)
 
     def handler(self, request: httpx2.Request) -> httpx2.Response:
@@ -67,27 +71,6 @@ class FakeAPI:
 
     def body(self, index: int = -1) -> Any:
         return json.loads(self.requests[index].content)
-
-
-class _Body(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    def __init__(self, chunks: list[bytes], api: FakeAPI) -> None:
-        self._chunks = chunks
-        self._api = api
-        self._index = len(api.bodies_closed)
-        api.bodies_closed.append(False)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._chunks
-
-    async def __aiter__(self) -> Any:
-        for chunk in self._chunks:
-            yield chunk
-
-    def close(self) -> None:
-        self._api.bodies_closed[self._index] = True
-
-    async def aclose(self) -> None:
-        self.close()
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from types import ModuleType
 from typing import Any
+
+from tests.sse import body_class
 
 
 def transport_of(sdk: str) -> ModuleType:
@@ -43,31 +43,6 @@ class Reply:
         return cls(frames, "text/event-stream")
 
 
-@cache
-def _body_class(hx: ModuleType) -> type:
-    class Body(hx.SyncByteStream, hx.AsyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, chunks: list[bytes], closed: list[bool]) -> None:
-            self._chunks = chunks
-            self._closed = closed
-            self._index = len(closed)
-            closed.append(False)
-
-        def __iter__(self) -> Iterator[bytes]:
-            yield from self._chunks
-
-        async def __aiter__(self) -> Any:
-            for chunk in self._chunks:
-                yield chunk
-
-        def close(self) -> None:
-            self._closed[self._index] = True
-
-        async def aclose(self) -> None:
-            self.close()
-
-    return Body
-
-
 OVERLOADED = Reply.of_json({"error": {"type": "overloaded_error", "message": "try again"}})
 
 
@@ -87,7 +62,7 @@ class FakeAPI:
         failed = len(self.requests) <= self.failures
         reply = OVERLOADED if failed else self.reply
         headers = {"content-type": reply.content_type, **({"retry-after-ms": "1"} if failed else {})}
-        body = _body_class(self.hx)(reply.chunks, self.bodies_closed)
+        body = body_class(self.hx)(reply.chunks, self.bodies_closed)
         return self.hx.Response(503 if failed else 200, headers=headers, stream=body)
 
     def handler(self, request: Any) -> Any:
