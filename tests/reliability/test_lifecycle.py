@@ -283,7 +283,7 @@ async def test_stream_ends_once_with_its_outcome(aigw_telemetry, ledger: Ledger,
     if case.name == "garbage_collected":
         # Which finaliser runs first inside a collected cycle, the stream's generator (closed) or the HTTP body's
         # (abandoned), is the collector's choice; ending once, at collection, is what matters here. See
-        # test_bug_garbage_collected_openai_stream_says_closed.
+        # test_bug_garbage_collected_openai_stream_ended_closed.
         assert attrs[A.AIGW_STREAM_OUTCOME] in ("abandoned", "closed")
     else:
         assert attrs[A.AIGW_STREAM_OUTCOME] == case.outcome
@@ -315,7 +315,7 @@ async def test_a_dropped_async_stream_releases_its_http_body_as_uninstrumented(a
 # --- known bugs, pinned until fixed ---
 
 
-async def test_bug_garbage_collected_openai_stream_says_closed(aigw_telemetry, ledger):
+async def test_bug_garbage_collected_openai_stream_ended_closed(aigw_telemetry, ledger):
     case = next(c for c in CASES if c.name == "garbage_collected")
     await _run(KINDS[0], case, is_async=False)
     assert ledger.assert_one_span_ended_once().attributes[A.AIGW_STREAM_OUTCOME] == "abandoned"
