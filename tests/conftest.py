@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.sse import body_class
+from tests.canned import body_class
 
 
 @dataclass

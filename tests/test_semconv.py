@@ -21,8 +21,8 @@ from aigw_trace import _attributes as A
 from aigw_trace._config import latest_genai_conventions
 from aigw_trace._content import generic_parts, same_parts
 from aigw_trace._providers import providers
+from tests.canned import completion, message, sse
 from tests.conftest import FakeAPI, Reply
-from tests.sse import sse
 
 ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 RELEASED_SCHEMA = "https://opentelemetry.io/schemas/1.41.0"
@@ -174,20 +174,15 @@ def check_counters(telemetry: Any, expected: dict[str, int], request_model: str)
 
 # --- OpenAI chat ---
 
-CHAT = {
-    "id": "chatcmpl-1",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "gpt-4o-2024-08-06",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
-    "usage": {
+CHAT = completion(
+    usage={
         "prompt_tokens": 12,
         "completion_tokens": 5,
         "total_tokens": 17,
         "prompt_tokens_details": {"cached_tokens": 4},
         "completion_tokens_details": {"reasoning_tokens": 2},
-    },
-}
+    }
+)
 
 
 def test_openai_chat(conventions, aigw_telemetry, fake_api, openai_client):
@@ -413,16 +408,9 @@ def test_openai_generic_endpoint_keeps_the_released_instruments(conventions, aig
 
 # --- Anthropic ---
 
-MESSAGE = {
-    "id": "msg_01",
-    "type": "message",
-    "role": "assistant",
-    "model": "claude-sonnet-4-5-20250929",
-    "content": [{"type": "text", "text": "pong"}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {"input_tokens": 11, "output_tokens": 3, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 2},
-}
+MESSAGE = message(
+    usage={"input_tokens": 11, "output_tokens": 3, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 2}
+)
 
 
 def test_anthropic_message(conventions, aigw_telemetry, fake_api):

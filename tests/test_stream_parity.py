@@ -15,9 +15,9 @@ import openai
 import pytest
 
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.conftest import FakeAPI, Reply
 from tests.providers.test_openai_responses import events, response_body
-from tests.sse import sse
 
 STREAM_ONLY = frozenset({A.REQUEST_STREAM, A.AIGW_STREAM_OUTCOME, A.RESPONSE_TIME_TO_FIRST_CHUNK})
 """What only a streamed call can say: that it streamed, how the stream ended, when its first chunk came."""

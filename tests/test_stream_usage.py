@@ -15,8 +15,8 @@ import openai
 import pytest
 
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.providers.test_openai_chat import MESSAGES, chunk
-from tests.sse import sse
 
 USAGE = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
 

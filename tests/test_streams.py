@@ -16,9 +16,9 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.conftest import Reply, ids, parent_of
 from tests.providers.test_openai_chat import MESSAGES, chunk, stream_chunks
-from tests.sse import sse
 
 STREAM_KW: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True,
                              "stream_options": {"include_usage": True}}  # fmt: skip

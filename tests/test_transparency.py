@@ -30,12 +30,12 @@ import pytest
 
 import aigw_trace
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.providers import test_anthropic as anthropic_bodies
 from tests.providers import test_openai_chat as chat_bodies
 from tests.providers import test_openai_completions as completion_bodies
 from tests.providers import test_openai_embeddings as embedding_bodies
 from tests.providers import test_openai_responses as responses_bodies
-from tests.sse import sse
 
 # --- the matrix, from data ---
 

@@ -27,7 +27,6 @@ import json
 import statistics
 import struct
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -340,15 +339,6 @@ def record(peer: str, scenarios: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _time_block(fn: Callable[[], Any], calls: int) -> float:
-    samples = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
-
-
 def wall(peer: str, scenarios: Sequence[str], configs: Sequence[str], blocks: int, calls: int) -> dict[str, Any]:
     """Per scenario: the bare median and each configuration's added µs (median of per-block differences)."""
     h = Harness(peer, record=False)
@@ -358,7 +348,7 @@ def wall(peer: str, scenarios: Sequence[str], configs: Sequence[str], blocks: in
         # by a bound method taken before it was instrumented.
         for config in configs:  # warm up
             h.toggle(config)
-            _time_block(h.call(scenario, config), max(10, calls // 2))
+            bench._time_block(h.call(scenario, config), max(10, calls // 2))
         medians: dict[str, list[float]] = {c: [] for c in configs}
         order = list(configs)
         for block in range(blocks):
@@ -366,7 +356,7 @@ def wall(peer: str, scenarios: Sequence[str], configs: Sequence[str], blocks: in
                 h.toggle(config)
                 fn = h.call(scenario, config)
                 gc.collect()
-                medians[config].append(_time_block(fn, calls))
+                medians[config].append(bench._time_block(fn, calls))
         h.toggle("bare")
         row = {"bare_us": statistics.median(medians["bare"]) * 1e6}
         for config in configs:

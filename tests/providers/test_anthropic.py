@@ -23,32 +23,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import aigw_trace
 from aigw_trace import _attributes as A
+from tests.canned import message, sse
 from tests.conftest import FakeAPI, Reply, ids, parent_of
-from tests.sse import sse
 
 MODEL = "claude-test-5"
 MESSAGES = [{"role": "user", "content": "ping"}]
-
-
-def message(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": "msg_01",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929",
-        "content": [{"type": "text", "text": "pong"}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": 11,
-            "output_tokens": 3,
-            "cache_read_input_tokens": 5,
-            "cache_creation_input_tokens": 2,
-            "service_tier": "standard",
-        },
-    }
-    body.update(overrides)
-    return body
 
 
 def message_events(

@@ -19,9 +19,9 @@ from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.trace import SpanKind
 
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.conftest import ids
 from tests.providers.test_openai_responses import events, response_body
-from tests.sse import sse
 
 CHAT = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],

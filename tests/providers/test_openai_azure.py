@@ -10,10 +10,10 @@ import openai
 import pytest
 
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.conftest import FakeAPI, Reply, ids, parent_of
 from tests.providers.test_openai_embeddings import embedding_body
 from tests.providers.test_openai_responses import response_body
-from tests.sse import sse
 
 ENDPOINT = "https://example-resource.openai.azure.com"
 HOST = "example-resource.openai.azure.com"

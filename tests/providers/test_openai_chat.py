@@ -11,31 +11,10 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aigw_trace import _attributes as A
+from tests.canned import completion, sse
 from tests.conftest import Reply, ids, parent_of
-from tests.sse import sse
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "ping"}]
-
-
-def completion(**overrides: Any) -> dict[str, Any]:
-    body = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "gpt-4o-2024-08-06",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": 11,
-            "completion_tokens": 3,
-            "total_tokens": 14,
-            "prompt_tokens_details": {"cached_tokens": 4},
-            "completion_tokens_details": {"reasoning_tokens": 2},
-        },
-        "system_fingerprint": "fp_abc",
-        "service_tier": "default",
-    }
-    body.update(overrides)
-    return body
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:

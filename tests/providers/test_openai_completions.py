@@ -11,8 +11,8 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aigw_trace import _attributes as A
+from tests.canned import sse
 from tests.conftest import Reply, ids, parent_of
-from tests.sse import sse
 
 MODEL = "gpt-3.5-turbo-instruct"
 

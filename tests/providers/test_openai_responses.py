@@ -17,8 +17,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from aigw_trace import _attributes as A
 from aigw_trace._providers.openai import RESPONSES, ResponsesStream
+from tests.canned import sse
 from tests.conftest import FakeAPI, Reply, ids, parent_of
-from tests.sse import sse
 
 MODEL = "gpt-4.1"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from tests.sse import body_class
+from tests.canned import body_class
 
 
 def transport_of(sdk: str) -> ModuleType:

@@ -23,8 +23,8 @@ from opentelemetry.trace import SpanKind
 
 import aigw_trace
 from aigw_trace import _attributes as A
+from tests.canned import message, sse
 from tests.sdks.conftest import FakeAPI, Reply, transport_of
-from tests.sse import sse
 
 # --- canned replies: (reply, input tokens, output tokens or None, response model) ---
 
@@ -107,18 +107,7 @@ def _response_events() -> list[bytes]:
 
 
 def _message(**overrides: Any) -> dict[str, Any]:
-    body = {
-        "id": "msg_01",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929",
-        "content": [{"type": "text", "text": "pong"}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 11, "output_tokens": 3},
-    }
-    body.update(overrides)
-    return body
+    return message(**{"usage": {"input_tokens": 11, "output_tokens": 3}, **overrides})
 
 
 def _message_events() -> list[bytes]:
