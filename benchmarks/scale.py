@@ -102,7 +102,7 @@ def _thread_round(client: Any, threads: int, calls: int) -> tuple[float, float]:
     return threads * calls / (time.perf_counter() - t0), (time.process_time() - c0) / (threads * calls)
 
 
-def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -> dict[str, Any]:
+def throughput(port: int, streams: int, threads: int, calls: int, rounds: int, only: str = "") -> dict[str, Any]:
     import httpx2
     import openai
 
@@ -123,6 +123,8 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
         # The same calls from one thread: CPU per call here against the 32-thread figure shows what contention adds.
         (f"threads: 1 thread x {threads * calls // 4} calls", lambda: _thread_round(sclient, 1, threads * calls // 4)),
     ):
+        if only and not name.startswith(only):
+            continue
         run()  # warm up: connections open, code paths hot
         samples: dict[str, list[tuple[float, float]]] = {"bare": [], "aigw-trace": []}
         for r in range(rounds):
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--calls", type=int, default=30, help="calls per thread per round")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--only", choices=["async", "threads"], default="", help="one part (default: both)")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "scale.json")
     args = parser.parse_args(argv)
     if args.serve:
@@ -161,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
         results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
-        results["throughput"] = throughput(port, args.streams, args.threads, args.calls, args.rounds)
+        results["load_average"] = os.getloadavg()
+        results["throughput"] = throughput(port, args.streams, args.threads, args.calls, args.rounds, args.only)
+        results["load_average_after"] = os.getloadavg()
+        print(f"load average (1, 5, 15 min): {results['load_average'][0]:.1f} {results['load_average'][1]:.1f} "
+              f"{results['load_average'][2]:.1f} before, {results['load_average_after'][0]:.1f} after")
     finally:
         server.terminate()
         server.wait()

@@ -157,7 +157,10 @@ class MessageStreamSummary:
         """index → [content_block_start's block, its text/thinking/input_json pieces…]."""
 
     def add(self, event: Any) -> None:
-        kind = getattr(event, "type", None)
+        try:
+            kind = event.type  # a plain read: every event of the SDK has it (getattr's default costs a call)
+        except AttributeError:
+            kind = None
         if kind == "content_block_delta":
             if self._blocks is not None:
                 self._add_delta(event)
