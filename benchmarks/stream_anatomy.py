@@ -12,7 +12,17 @@ Configurations (each a difference from the uninstrumented SDK in the same round,
 The ablated configurations record less, so they are for reading costs only. Reports wall time and the process's
 CPU time per call (medians over blocks of per-block medians); pin it (``taskset -c 1``) and quote the load average.
 
-Run: ``python benchmarks/stream_anatomy.py --blocks 30`` (after ``nox -s tests`` made the venv).
+``--parts SCENARIO…`` counts instead, under callgrind with its cache simulation (one process per scenario, one at a
+time): each part of the call's stream handling runs inside a C function of its own that nothing else here calls, so
+callgrind's inclusive cost of that function is the part's instructions and L1 misses per call:
+
+- ``Call.end`` (``itertools.starmap``), of which the metric records (``operator.methodcaller``);
+- the accumulator's ``result()`` (``itertools.filterfalse``); attaching to the stream, the body watcher included
+  (``itertools.takewhile``); ``Call.first_chunk`` (``itertools.accumulate``).
+
+Run: ``python benchmarks/stream_anatomy.py --blocks 30`` (wall and CPU time) or ``python benchmarks/stream_anatomy.py
+--parts "openai chat stream (50 chunks)" "openai chat"`` (instructions; needs ``valgrind``), with the tests venv's
+python.
 """
 
 from __future__ import annotations
@@ -21,8 +31,11 @@ import argparse
 import contextlib
 import gc
 import os
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,13 +146,100 @@ def measure(h: bench.Harness, provider: str, blocks: int, calls: int, ablations:
     return out
 
 
+_PARTS_CHILD = """
+import functools, gc, itertools, operator, sys
+sys.path.insert(0, {bench_dir!r})
+import bench
+from aigw_trace import _call, _metrics, _streams
+from aigw_trace._providers.anthropic import _messages
+from aigw_trace._providers.openai import _chat
+
+def starmap(f):
+    return lambda *a, **k: next(itertools.starmap(functools.partial(f, *a, **k), ((),)))
+def accumulate(f):
+    return lambda *a, **k: list(itertools.accumulate((None, None), lambda x, y: f(*a, **k)))[-1]
+def takewhile(f):
+    def run(*a, **k):
+        out = []
+        list(itertools.takewhile(lambda _: out.append(f(*a, **k)), (None,)))
+        return out[0]
+    return run
+def filterfalse(f):
+    def run(*a, **k):
+        out = []
+        list(itertools.filterfalse(lambda _: out.append(f(*a, **k)), (None,)))
+        return out[0]
+    return run
+def methodcaller(f):
+    return lambda *a, **k: operator.methodcaller("__call__")(functools.partial(f, *a, **k))
+
+h = bench.Harness.create()
+fn = bench.SCENARIOS[{scenario!r}][0](h)
+h.instrument()
+_call.Call.end = starmap(_call.Call.end)
+_call.Call.first_chunk = accumulate(_call.Call.first_chunk)
+_streams._attach = takewhile(_streams._attach)
+for cls in (_chat.ChatStream, _messages.MessageStreamSummary):
+    cls.result = filterfalse(cls.result)
+for cls in (_metrics.ReleasedMetrics, _metrics.LatestMetrics):
+    cls.record = methodcaller(cls.record)
+for _ in range(10):
+    fn()
+gc.collect()
+gc.freeze()
+functools.reduce(lambda _, __: fn(), range({calls}), None)
+"""
+
+PARTS = {
+    "starmap_next": "Call.end",
+    "methodcaller_call": "  of which metric records",
+    "filterfalse_next": "accumulator result()",
+    "takewhile_next": "attach (body watcher incl.)",
+    "accumulate_next": "Call.first_chunk",
+}
+
+
+def parts(scenario: str, calls: int) -> dict[str, dict[str, float]]:
+    """Instructions and L1 misses per call of each part (see the module's docstring), and of the whole call."""
+    code = _PARTS_CHILD.format(bench_dir=str(Path(__file__).parent), scenario=scenario, calls=calls)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", "--cache-sim=yes", "--collect-atstart=no",
+             "--toggle-collect=functools_reduce", f"--callgrind-out-file={out}", sys.executable, "-c", code],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+        annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
+                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+    events = ("Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw")
+    found: dict[str, dict[str, float]] = {}
+    for line in annotated.splitlines():
+        numbers = re.findall(r"(?:^|\s)([\d,]+|\.)(?= \(|\s)", line)
+        name = line.rsplit(":", 1)[-1].split(" [")[0].strip() if ":" in line else ""
+        label = "call" if "functools_reduce" in name else PARTS.get(name)
+        if label is None or len(numbers) < len(events) or label in found:
+            continue
+        values = [int(n.replace(",", "")) if n != "." else 0 for n in numbers[: len(events)]]
+        found[label] = {e: v / calls for e, v in zip(events, values, strict=True)}
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=30)
     parser.add_argument("--calls", type=int, default=30, help="calls per block")
     parser.add_argument("--providers", nargs="*", default=list(PAIRS))
     parser.add_argument("--ablations", nargs="*", default=list(ABLATIONS))
+    parser.add_argument("--parts", nargs="*", metavar="SCENARIO", help="count each part under callgrind instead")
+    parser.add_argument("--parts-calls", type=int, default=10, help="calls counted per scenario with --parts")
     args = parser.parse_args()
+    if args.parts:
+        for scenario in args.parts:
+            print(scenario)
+            for label, row in parts(scenario, args.parts_calls).items():
+                print(f"  {label:<30} {row['Ir'] / 1e3:>9.1f}k instr  L1 misses: instr {row['I1mr'] / 1e3:.2f}k, "
+                      f"data read {row['D1mr'] / 1e3:.2f}k, data write {row['D1mw'] / 1e3:.2f}k", flush=True)  # fmt: skip
+        return 0
     h = bench.Harness.create()
     print(f"load average {os.getloadavg()[0]:.1f} at start")
     for provider in args.providers:
