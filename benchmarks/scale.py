@@ -207,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         results["load_average"] = os.getloadavg()
         results["throughput"] = throughput(port, args.streams, args.threads, args.calls, args.rounds, args.only)
         results["load_average_after"] = os.getloadavg()
-        print(f"load average (1, 5, 15 min): {results['load_average'][0]:.1f} {results['load_average'][1]:.1f} "
-              f"{results['load_average'][2]:.1f} before, {results['load_average_after'][0]:.1f} after")
+        print(
+            f"load average (1, 5, 15 min): {results['load_average'][0]:.1f} {results['load_average'][1]:.1f} "
+            f"{results['load_average'][2]:.1f} before, {results['load_average_after'][0]:.1f} after"
+        )
     finally:
         server.terminate()
         server.wait()

@@ -44,7 +44,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench
-
 from aigw_trace import _call, _metrics, _streams
 
 
@@ -137,7 +136,10 @@ def measure(h: bench.Harness, provider: str, blocks: int, calls: int, ablations:
         if config.startswith("bare"):
             continue
         bare = samples["bare plain" if config == "plain" else "bare stream"]
-        added = [tuple(m - b for m, b in zip(ours, base, strict=True)) for ours, base in zip(samples[config], bare, strict=True)]
+        added = [
+            tuple(m - b for m, b in zip(ours, base, strict=True))
+            for ours, base in zip(samples[config], bare, strict=True)
+        ]
         out[config] = {
             "wall_us": statistics.median(a[0] for a in added) * 1e6,
             "cpu_us": statistics.median(a[1] for a in added) * 1e6,
@@ -237,8 +239,8 @@ def main() -> int:
         for scenario in args.parts:
             print(scenario)
             for label, row in parts(scenario, args.parts_calls).items():
-                print(f"  {label:<30} {row['Ir'] / 1e3:>9.1f}k instr  L1 misses: instr {row['I1mr'] / 1e3:.2f}k, "
-                      f"data read {row['D1mr'] / 1e3:.2f}k, data write {row['D1mw'] / 1e3:.2f}k", flush=True)  # fmt: skip
+                misses = f"instr {row['I1mr'] / 1e3:.2f}k, data {row['D1mr'] / 1e3:.2f}k + {row['D1mw'] / 1e3:.2f}k"
+                print(f"  {label:<30} {row['Ir'] / 1e3:>9.1f}k instr  L1 misses: {misses}", flush=True)
         return 0
     h = bench.Harness.create()
     print(f"load average {os.getloadavg()[0]:.1f} at start")
@@ -247,13 +249,15 @@ def main() -> int:
             continue
         out = measure(h, provider, args.blocks, args.calls, args.ablations)
         plain = out["plain"]
-        print(f"{provider}: bare plain {out['bare']['bare plain']:.0f} µs, bare stream {out['bare']['bare stream']:.0f} µs")
+        bare = out["bare"]
+        print(f"{provider}: bare plain {bare['bare plain']:.0f} µs, bare stream {bare['bare stream']:.0f} µs")
         print(f"  {'config':<16} {'added wall':>11} {'added CPU':>10} {'premium wall':>13} {'premium CPU':>12}")
         for config, row in out.items():
             if config == "bare":
                 continue
+            premium = (row["wall_us"] - plain["wall_us"], row["cpu_us"] - plain["cpu_us"])
             print(f"  {config:<16} {row['wall_us']:>9.1f}µs {row['cpu_us']:>8.1f}µs "
-                  f"{row['wall_us'] - plain['wall_us']:>11.1f}µs {row['cpu_us'] - plain['cpu_us']:>10.1f}µs")  # fmt: skip
+                  f"{premium[0]:>11.1f}µs {premium[1]:>10.1f}µs")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f} at end")
     return 0
 

@@ -221,8 +221,9 @@ def _message(telemetry: Any, reply: Reply, stream: bool) -> tuple[dict[str, Any]
     api = FakeAPI()
     api.reply(reply)
     before = len(telemetry.spans())
-    result = _anthropic_client(api).messages.create(model="claude-haiku-4-5", max_tokens=64,
-                                                    messages=[{"role": "user", "content": "hi"}], stream=stream)  # fmt: skip
+    user = [{"role": "user", "content": "hi"}]
+    result = _anthropic_client(api).messages.create(model="claude-haiku-4-5", max_tokens=64, messages=user,
+                                                    stream=stream)  # fmt: skip
     kinds = [event.type for event in result] if stream else []
     (span,) = telemetry.spans()[before:]
     return dict(span.attributes), kinds

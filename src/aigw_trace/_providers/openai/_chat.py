@@ -200,7 +200,7 @@ class ChatStream:
             choices = chunk.choices
             if type(choices) is list and len(choices) == 1 and choices[0].finish_reason is None:
                 return
-        except Exception:  # noqa: S110 - an odd chunk is the general path's to judge
+        except Exception:
             pass
         self._general(chunk)
 
