@@ -94,7 +94,7 @@ def refusal() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ]
 
 
-def two_choices_per_chunk() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def several_choices_per_chunk() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``n=2`` from a server that sends both choices in a chunk: the second finishes beside the first's content,
     then both in one chunk."""
     return plain(message(0, "stop", content="abe"), message(1, "length", content="cd"),
@@ -123,7 +123,7 @@ CHAT_CASES: list[Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]] = [
     finishing_chunk_with_content,
     tool_call_deltas,
     refusal,
-    two_choices_per_chunk,
+    several_choices_per_chunk,
     choices_finishing_apart,
 ]
 
