@@ -95,8 +95,8 @@ def refusal() -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def several_choices_per_chunk() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``n=2`` from a server that sends both choices in a chunk: the second finishes beside the first's content,
-    then both in one chunk."""
+    """Several choices in one chunk: the second finishes beside the first's content (the first choice alone must not
+    decide the chunk), then the first and a third finish together."""
     return plain(message(0, "stop", content="abe"), message(1, "length", content="cd"),
                  message(2, "stop", content="f")), [
         chunk([delta(0, role="assistant", content="a"), delta(1, role="assistant", content="c")]),
