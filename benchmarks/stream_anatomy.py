@@ -20,6 +20,9 @@ callgrind's inclusive cost of that function is the part's instructions and L1 mi
 - the accumulator's ``result()`` (``itertools.filterfalse``); attaching to the stream, the body watcher included
   (``itertools.takewhile``); ``Call.first_chunk`` (``itertools.accumulate``).
 
+``--fold`` counts the per-chunk path alone, warm, under callgrind: the stream observer and the OpenAI accumulator over
+``bench.py``'s 50 chunks, ready-made, against the same chunks yielded bare; instructions per chunk.
+
 Run: ``python benchmarks/stream_anatomy.py --blocks 30`` (wall and CPU time) or ``python benchmarks/stream_anatomy.py
 --parts "openai chat stream (50 chunks)" "openai chat"`` (instructions; needs ``valgrind``), with the tests venv's
 python.
@@ -192,6 +195,59 @@ gc.freeze()
 functools.reduce(lambda _, __: fn(), range({calls}), None)
 """
 
+_FOLD_CHILD = """
+import functools, json, sys
+sys.path.insert(0, {bench_dir!r})
+import bench
+from openai.types.chat import ChatCompletionChunk
+from aigw_trace import _streams
+from aigw_trace._providers.openai._chat import ChatStream
+
+lines = [line for line in bench.CHAT_STREAM_BODY.decode().split("\\n\\n") if line.startswith("data: {{")]
+chunks = [ChatCompletionChunk.model_validate(json.loads(line[6:])) for line in lines]
+
+class Call:  # what the observer asks of a call
+    def first_chunk(self, item):
+        self.acc = ChatStream(("id", "model", "service_tier", "system_fingerprint"))
+        self.acc.add(item)
+        return self.acc.add
+    def end(self, *args, **kwargs):
+        pass
+
+def items(stream):
+    yield from chunks
+
+def run():
+    if {bare!r}:
+        for _ in items(None):
+            pass
+    else:
+        for _ in _streams._observe_sync(items, None, Call()):
+            pass
+
+for _ in range(5):
+    run()
+functools.reduce(lambda _, __: run(), range(100), None)
+"""
+
+
+def fold_per_chunk() -> float:
+    """Instructions per chunk the observer and the OpenAI fold add, warm (see the module's docstring)."""
+    counts = []
+    for bare in (True, False):
+        code = _FOLD_CHILD.format(bench_dir=str(Path(__file__).parent), bare=bare)
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
+             "--callgrind-out-file=/dev/null", sys.executable, "-c", code],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+        match = re.search(r"Collected : (\d+)", proc.stderr)
+        if match is None:
+            raise RuntimeError(proc.stderr[-2000:])
+        counts.append(int(match.group(1)) / 100)
+    return (counts[1] - counts[0]) / bench.CHUNKS
+
+
 PARTS = {
     "starmap_next": "Call.end",
     "methodcaller_call": "  of which metric records",
@@ -234,7 +290,11 @@ def main() -> int:
     parser.add_argument("--ablations", nargs="*", default=list(ABLATIONS))
     parser.add_argument("--parts", nargs="*", metavar="SCENARIO", help="count each part under callgrind instead")
     parser.add_argument("--parts-calls", type=int, default=10, help="calls counted per scenario with --parts")
+    parser.add_argument("--fold", action="store_true", help="count the per-chunk path alone under callgrind")
     args = parser.parse_args()
+    if args.fold:
+        print(f"observer and OpenAI fold: {fold_per_chunk():.0f} instructions per chunk (warm)")
+        return 0
     if args.parts:
         for scenario in args.parts:
             print(scenario)
