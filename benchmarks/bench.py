@@ -445,6 +445,26 @@ def measure(h: Harness, blocks: int, calls: int, scenarios: Sequence[str] = ()) 
     return results
 
 
+STREAM_PAIRS = {
+    "openai": ("openai chat", f"openai chat stream ({CHUNKS} chunks)"),
+    "anthropic": ("anthropic message", f"anthropic stream ({CHUNKS} events)"),
+}
+"""provider → (its plain call, its stream): a stream's premium is what aigw-trace adds to the stream minus what it
+adds to the plain call (issue 18 asks for it to halve)."""
+
+
+def stream_premiums(results: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """What a stream costs beyond a plain call, added time against added time, for aigw-trace and the floor."""
+    out = {}
+    for provider, (plain, stream) in STREAM_PAIRS.items():
+        if plain in results and stream in results:
+            out[provider] = {
+                f"{config}_us": results[stream][f"{config} added_us"] - results[plain][f"{config} added_us"]
+                for config in ("aigw-trace", "floor")
+            }
+    return out
+
+
 def memory_growth(h: Harness, calls: int, checkpoints: int = 10) -> dict[str, Any]:
     """Live heap across ``calls`` instrumented calls (half plain, half 50-chunk streams) after a warm-up.
 
@@ -487,20 +507,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     h = Harness.create()
+    load_before = os.getloadavg()
     results = measure(h, args.blocks, args.calls, args.scenarios)
+    # Wall time on a shared machine means little without the load it was measured under.
+    print(f"load average (1 min): {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'scenario':<32} {'bare':>9} {'floor+':>9} {'aigw+':>9} {'ratio':>6} {'native+':>9}  per-chunk excess")
     for name, row in results.items():
         chunk = f"{row['excess per chunk_us']:+.2f} µs" if "excess per chunk_us" in row else ""
         native = f"{row['sdk native added_us']:>7.0f}µs" if "sdk native added_us" in row else f"{'-':>9}"
         print(f"{name:<32} {row['uninstrumented median_us']:>7.0f}µs {row['floor added_us']:>7.0f}µs "
               f"{row['aigw-trace added_us']:>7.0f}µs {row['ratio to floor']:>6.2f} {native}  {chunk}")  # fmt: skip
+    premiums = stream_premiums(results)
+    for name, premium in premiums.items():
+        print(f"{name}: a stream's premium over a plain call: aigw-trace {premium['aigw-trace_us']:+.0f} µs, "
+              f"floor {premium['floor_us']:+.0f} µs")  # fmt: skip
     output: dict[str, Any] = {
         "python": sys.version.split()[0],
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "blocks": args.blocks,
         "calls_per_block": args.calls,
         "scenarios": results,
+        "stream_premiums": premiums,
     }
     if args.memory_calls:
         memory = output["memory"] = memory_growth(h, args.memory_calls)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import re
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +82,34 @@ async def _async_round(client: Any, streams: int) -> tuple[float, float]:
             pass
 
     t0, c0 = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(one() for _ in range(streams)))
+    with _gc_watch() as collected:
+        await asyncio.gather(*(one() for _ in range(streams)))
+    _GC_ROUNDS.append({k: v / streams for k, v in collected.items()})
     return streams / (time.perf_counter() - t0), (time.process_time() - c0) / streams
+
+
+_GC_ROUNDS: list[dict[str, float]] = []
+"""Per async round: the cycle collector's runs and time per stream (a live heap of 1,000 streams makes every full
+collection long, so what a stream allocates can cost more there than it does alone)."""
+
+
+@contextlib.contextmanager
+def _gc_watch() -> Iterator[dict[str, float]]:
+    collected = {"gen0": 0.0, "gen1": 0.0, "gen2": 0.0, "seconds": 0.0}
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            collected[f"gen{info['generation']}"] += 1
+            collected["seconds"] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield collected
+    finally:
+        gc.callbacks.remove(callback)
 
 
 def _thread_round(client: Any, threads: int, calls: int) -> tuple[float, float]:
@@ -102,7 +131,7 @@ def _thread_round(client: Any, threads: int, calls: int) -> tuple[float, float]:
     return threads * calls / (time.perf_counter() - t0), (time.process_time() - c0) / (threads * calls)
 
 
-def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -> dict[str, Any]:
+def throughput(port: int, streams: int, threads: int, calls: int, rounds: int, only: str = "") -> dict[str, Any]:
     import httpx2
     import openai
 
@@ -123,13 +152,18 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
         # The same calls from one thread: CPU per call here against the 32-thread figure shows what contention adds.
         (f"threads: 1 thread x {threads * calls // 4} calls", lambda: _thread_round(sclient, 1, threads * calls // 4)),
     ):
+        if only and not name.startswith(only):
+            continue
         run()  # warm up: connections open, code paths hot
         samples: dict[str, list[tuple[float, float]]] = {"bare": [], "aigw-trace": []}
+        gc_rounds: dict[str, list[dict[str, float]]] = {"bare": [], "aigw-trace": []}
         for r in range(rounds):
             for config in ("bare", "aigw-trace") if r % 2 == 0 else ("aigw-trace", "bare"):
                 if config == "aigw-trace":
                     aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
+                _GC_ROUNDS.clear()
                 samples[config].append(run())
+                gc_rounds[config] += _GC_ROUNDS
                 if config == "aigw-trace":
                     aigw_trace.uninstrument()
         bare, ours = (statistics.median(rate for rate, _ in samples[c]) for c in ("bare", "aigw-trace"))
@@ -140,6 +174,14 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int) -
         print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}   "
               f"client CPU per item {cpu_bare:>6.0f} -> {cpu_ours:>6.0f} µs (+{cpu_ours - cpu_bare:.0f})",
               flush=True)  # fmt: skip
+        if gc_rounds["bare"]:
+            gc_us = {c: statistics.median(g["seconds"] for g in gc_rounds[c]) * 1e6 for c in gc_rounds}
+            runs = {c: {k: statistics.median(g[k] for g in gc_rounds[c]) for k in ("gen0", "gen1", "gen2")}
+                    for c in gc_rounds}  # fmt: skip
+            out[name]["gc"] = {"us_per_item": gc_us, "collections_per_item": runs, "rounds": gc_rounds}
+            print(f"{'':<46} cycle collector per stream {gc_us['bare']:>6.0f} -> {gc_us['aigw-trace']:>6.0f} µs; "
+                  f"full collections per 1,000 streams {runs['bare']['gen2'] * 1e3:.1f} -> "
+                  f"{runs['aigw-trace']['gen2'] * 1e3:.1f}", flush=True)  # fmt: skip
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     return out
@@ -152,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--calls", type=int, default=30, help="calls per thread per round")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--only", choices=["async", "threads"], default="", help="one part (default: both)")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "scale.json")
     args = parser.parse_args(argv)
     if args.serve:
@@ -161,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
         results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
-        results["throughput"] = throughput(port, args.streams, args.threads, args.calls, args.rounds)
+        results["load_average"] = os.getloadavg()
+        results["throughput"] = throughput(port, args.streams, args.threads, args.calls, args.rounds, args.only)
+        results["load_average_after"] = os.getloadavg()
+        print(
+            f"load average (1, 5, 15 min): {results['load_average'][0]:.1f} {results['load_average'][1]:.1f} "
+            f"{results['load_average'][2]:.1f} before, {results['load_average_after'][0]:.1f} after"
+        )
     finally:
         server.terminate()
         server.wait()

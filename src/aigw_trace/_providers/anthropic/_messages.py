@@ -128,6 +128,11 @@ _USAGE_FROM_START = ("input_tokens", "cache_read_input_tokens", "cache_creation_
 _USAGE_FROM_DELTA = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
+def _get(obj: Any, key: str) -> Any:
+    """One step of ``dig``: an attribute, or a dict's key; ``None`` when missing (``None`` has none of our keys)."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
 def _str(value: Any) -> str:
     return value if value.__class__ is str else ""
 
@@ -157,7 +162,10 @@ class MessageStreamSummary:
         """index → [content_block_start's block, its text/thinking/input_json pieces…]."""
 
     def add(self, event: Any) -> None:
-        kind = getattr(event, "type", None)
+        try:
+            kind = event.type  # a plain read: every event of the SDK has it (getattr's default costs a call)
+        except AttributeError:
+            kind = None
         if kind == "content_block_delta":
             if self._blocks is not None:
                 self._add_delta(event)
@@ -186,16 +194,20 @@ class MessageStreamSummary:
                 pieces.append(piece)
 
     def result(self) -> Any:
+        # Once per stream, but at its end, when this code is cold: one step per value (``_get``), not ``dig``'s loop.
         start, delta = self._start, self._delta
+        summary: dict[str, Any] = {}
+        for key in self._carried:
+            summary[key] = _get(start, key)
         usage: dict[str, Any] = {}
-        start_usage = dig(start, ("usage",))
+        start_usage = _get(start, "usage")
         if start_usage is not None:
             for key in _USAGE_FROM_START:
                 usage[key] = getattr(start_usage, key, None)
         stop_reason = None
         if delta is not None:
-            stop_reason = dig(delta, ("delta", "stop_reason"))
-            delta_usage = dig(delta, ("usage",))
+            stop_reason = _get(_get(delta, "delta"), "stop_reason")
+            delta_usage = _get(delta, "usage")
             if delta_usage is not None:
                 usage["output_tokens"] = getattr(delta_usage, "output_tokens", None)
                 usage["output_tokens_details"] = getattr(delta_usage, "output_tokens_details", None)
@@ -203,12 +215,10 @@ class MessageStreamSummary:
                     value = getattr(delta_usage, key, None)
                     if value is not None:  # left out when unchanged: message_start's value stands
                         usage[key] = value
-        return {
-            **{key: dig(start, (key,)) for key in self._carried},
-            "stop_reason": stop_reason,
-            "usage": usage or None,
-            "content": self._content_or_none(),
-        }
+        summary["stop_reason"] = stop_reason
+        summary["usage"] = usage or None
+        summary["content"] = self._content_or_none() if self._blocks is not None else None
+        return summary
 
     def _content_or_none(self) -> list[Any] | None:
         # Content is the opt-in part: if it cannot be assembled, the rest of the summary still stands.

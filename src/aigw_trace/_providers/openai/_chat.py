@@ -194,6 +194,17 @@ class ChatStream:
 
     def add(self, chunk: Any) -> None:
         self._last = chunk
+        try:
+            # The common chunk, one choice carrying content, ends here: plain attribute reads (no getattr call, no
+            # loop). Anything else (no choices, several, a finish reason, an odd shape) takes the general path.
+            choices = chunk.choices
+            if type(choices) is list and len(choices) == 1 and choices[0].finish_reason is None:
+                return
+        except Exception:
+            pass
+        self._general(chunk)
+
+    def _general(self, chunk: Any) -> None:
         choices = getattr(chunk, "choices", None)
         if choices and choices.__class__ is list:
             for choice in choices:
