@@ -10,8 +10,7 @@ first missing step.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.util.types import AttributeValue
 
@@ -24,8 +23,7 @@ Apply = Callable[[Any, "dict[str, AttributeValue]"], None]
 """Gets a top-level value and the start attributes, and adds what the value says."""
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """A top-level request key whose value sets attributes by logic a table of :class:`~._spec.Field` paths and
     converters cannot express (one attribute decided by several values at once, say). ``apply`` gets the value and
     the start attributes. No endpoint needs one today; prefer fields."""
@@ -45,9 +43,14 @@ RequestEntry = tuple["str | None", Callable[..., Any], bool, "type | None"]
 one-step field, (None, apply, False, None) for anything else under that key (nested fields, a :class:`Param`)."""
 
 
-def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
-    """Top-level body key → its entry, in the order the keys are first declared."""
-    grouped: dict[str, list[Field] | Param] = {}
+Grouped = dict[str, "list[Field] | Param"]
+"""Top-level body key → the fields under it (or its :class:`Param`), in the order the keys are first declared."""
+
+
+def group_request(items: Sequence[Field | Param]) -> Grouped:
+    """The items by top-level body key; raises ``ValueError`` for a key described twice. Cheap: an endpoint checks
+    its table with it when it is defined, and compiles it (:func:`compile_request`) only on its first call."""
+    grouped: Grouped = {}
     for item in items:
         if isinstance(item, Param):
             if item.key in grouped:
@@ -58,6 +61,12 @@ def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
         if isinstance(below, Param) or any((f.path, f.attribute) == (item.path, item.attribute) for f in below):
             raise ValueError(f"request key {item.path[0]!r} is described twice")
         below.append(item)
+    return grouped
+
+
+def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
+    """Top-level body key → its entry, in the order the keys are first declared."""
+    grouped = group_request(items)
     table: dict[str, RequestEntry] = {}
     for key, group in grouped.items():
         if isinstance(group, Param):
