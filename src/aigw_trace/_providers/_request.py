@@ -10,11 +10,11 @@ first missing step.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.util.types import AttributeValue
 
-from ._values import EXACT
+from ._values import EXACT, Record
 
 if TYPE_CHECKING:
     from ._spec import Field
@@ -23,13 +23,19 @@ Apply = Callable[[Any, "dict[str, AttributeValue]"], None]
 """Gets a top-level value and the start attributes, and adds what the value says."""
 
 
-class Param(NamedTuple):
+class Param(Record):
     """A top-level request key whose value sets attributes by logic a table of :class:`~._spec.Field` paths and
     converters cannot express (one attribute decided by several values at once, say). ``apply`` gets the value and
     the start attributes. No endpoint needs one today; prefer fields."""
 
+    __slots__ = ("apply", "key")
+
     key: str
     apply: Apply
+
+    def __init__(self, key: str, apply: Apply) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "apply", apply)
 
 
 ABSENT: set[type] = set()

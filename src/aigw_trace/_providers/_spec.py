@@ -22,37 +22,67 @@ from opentelemetry.util.types import AttributeValue
 from .. import _attributes as A
 from ._request import Param, RequestEntry, compile_request, group_request
 from ._values import EXACT as _EXACT
-from ._values import Convert, Path, as_float, as_int, as_str
+from ._values import Convert, Path, Record, as_float, as_int, as_str
 
 Messages = list[dict[str, Any]]
 """JSON-ready content in the conventions' message/part schema."""
 
 
-class Field(NamedTuple):
+class Field(Record):
     """One value read from a request body or a response, through dict keys or attributes alike.
 
     On the request side ``path[0]`` is the top-level body key the value hangs under; longer paths (``("thinking",
     "budget_tokens")``) follow it down, and ``convert`` can map what they find (:func:`~._values.mapped`)."""
 
+    __slots__ = ("attribute", "convert", "fallback", "path")
+
     path: Path
     attribute: str
-    convert: Convert = as_str
-    fallback: bool = False
+    convert: Convert
+    fallback: bool
     """Request side: set only if no other key set the attribute (``max_tokens`` yields to
     ``max_completion_tokens`` whichever order the caller wrote them in)."""
 
+    def __init__(self, path: Path, attribute: str, convert: Convert = as_str, fallback: bool = False) -> None:
+        init = object.__setattr__
+        init(self, "path", path)
+        init(self, "attribute", attribute)
+        init(self, "convert", convert)
+        init(self, "fallback", fallback)
 
-class Usage(NamedTuple):
+
+class Usage(Record):
     """Where a response keeps its token counts; paths are relative to the usage object at ``at``."""
 
-    at: Path = ("usage",)
-    input: Path = ("prompt_tokens",)
-    output: Path | None = ("completion_tokens",)
-    cache_read: Path | None = None
-    cache_creation: Path | None = None
-    reasoning: Path | None = None
-    input_excludes_cache: bool = False
+    __slots__ = ("at", "cache_creation", "cache_read", "input", "input_excludes_cache", "output", "reasoning")
+
+    at: Path
+    input: Path
+    output: Path | None
+    cache_read: Path | None
+    cache_creation: Path | None
+    reasoning: Path | None
+    input_excludes_cache: bool
     """Anthropic counts cached tokens outside ``input_tokens``; the conventions want them inside."""
+
+    def __init__(
+        self,
+        at: Path = ("usage",),
+        input: Path = ("prompt_tokens",),
+        output: Path | None = ("completion_tokens",),
+        cache_read: Path | None = None,
+        cache_creation: Path | None = None,
+        reasoning: Path | None = None,
+        input_excludes_cache: bool = False,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "at", at)
+        init(self, "input", input)
+        init(self, "output", output)
+        init(self, "cache_read", cache_read)
+        init(self, "cache_creation", cache_creation)
+        init(self, "reasoning", reasoning)
+        init(self, "input_excludes_cache", input_excludes_cache)
 
 
 _Leaf = tuple[int, str, Convert, "type | None"]
@@ -198,14 +228,20 @@ class Reader:
                 child._walk(value, attrs)
 
 
-class StreamUsage(NamedTuple):
+class StreamUsage(Record):
     """How a streamed request asks for its token usage, and how the item that answers is recognised: with the
     ``stream_usage`` option, aigw-trace asks where the caller did not, folds that item and keeps it from the app."""
+
+    __slots__ = ("option", "usage_only")
 
     option: Path
     """The body path of the boolean that asks (``("stream_options", "include_usage")``)."""
     usage_only: Callable[[Any], bool]
     """Whether a stream item is the one the option adds (and nothing else)."""
+
+    def __init__(self, option: Path, usage_only: Callable[[Any], bool]) -> None:
+        object.__setattr__(self, "option", option)
+        object.__setattr__(self, "usage_only", usage_only)
 
 
 class StreamAccumulator(Protocol):
@@ -220,13 +256,22 @@ class StreamAccumulator(Protocol):
     def result(self) -> Any: ...
 
 
-class Content(NamedTuple):
+_Inputs = Callable[[Mapping[str, Any]], tuple["Messages | None", "Messages | None", "Messages | None"]]
+
+
+class Content(Record):
     """How an endpoint's content maps to the conventions' message schema (only used when capture is on)."""
 
-    inputs: Callable[[Mapping[str, Any]], tuple[Messages | None, Messages | None, Messages | None]]
+    __slots__ = ("inputs", "outputs")
+
+    inputs: _Inputs
     """Request body → (system instructions, input messages, tool definitions)."""
     outputs: Callable[[Any], Messages | None]
     """Response (or stream summary) → output messages."""
+
+    def __init__(self, inputs: _Inputs, outputs: Callable[[Any], Messages | None]) -> None:
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "outputs", outputs)
 
 
 class Endpoint:
@@ -470,32 +515,54 @@ Route = Callable[[Any], "Endpoint | Specifics | None"]
 """The SDK's ``FinalRequestOptions`` → what the call is (``None``: not traced)."""
 
 
-class StainlessLayout(NamedTuple):
+class StainlessLayout(Record):
     """Where an SDK generated from the Stainless template keeps what aigw-trace patches, relative to its package.
 
     Every release of both SDKs (openai 1.26 to 3.x, anthropic 0.40 to 2.x) has this layout; it is declared once here,
     and a provider states it only if its SDK differs."""
 
-    base_client_module: str = "_base_client"
-    sync_client: str = "SyncAPIClient"
-    async_client: str = "AsyncAPIClient"
-    stream_module: str = "_streaming"
-    sync_stream: str = "Stream"
-    async_stream: str = "AsyncStream"
-    raw_responses: tuple[tuple[str, str], ...] = (
-        ("_response", "BaseAPIResponse"),
-        ("_legacy_response", "LegacyAPIResponse"),
-    )
+    __slots__ = ("async_client", "async_stream", "base_client_module", "raw_responses", "stream_module",
+                 "sync_client", "sync_stream")  # fmt: skip
+
+    base_client_module: str
+    sync_client: str
+    async_client: str
+    stream_module: str
+    sync_stream: str
+    async_stream: str
+    raw_responses: tuple[tuple[str, str], ...]
     """(module, class) of the raw-response wrappers (``with_raw_response``, ``with_streaming_response``); a release
     keeps a subset (anthropic 1.x dropped ``_legacy_response``), and those it lacks are skipped."""
+
+    def __init__(
+        self,
+        base_client_module: str = "_base_client",
+        sync_client: str = "SyncAPIClient",
+        async_client: str = "AsyncAPIClient",
+        stream_module: str = "_streaming",
+        sync_stream: str = "Stream",
+        async_stream: str = "AsyncStream",
+        raw_responses: tuple[tuple[str, str], ...] = (
+            ("_response", "BaseAPIResponse"),
+            ("_legacy_response", "LegacyAPIResponse"),
+        ),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "base_client_module", base_client_module)
+        init(self, "sync_client", sync_client)
+        init(self, "async_client", async_client)
+        init(self, "stream_module", stream_module)
+        init(self, "sync_stream", sync_stream)
+        init(self, "async_stream", async_stream)
+        init(self, "raw_responses", raw_responses)
 
 
 _STAINLESS = StainlessLayout()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Provider:
-    """An SDK generated from the Stainless template, and how to recognise its calls."""
+    """An SDK generated from the Stainless template, and how to recognise its calls. Compared by identity."""
 
     name: str
     """Default ``gen_ai.provider.name``."""
