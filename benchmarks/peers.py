@@ -302,8 +302,9 @@ def _table(results: dict[str, dict[str, Any]], setups: dict[str, dict[str, Any]]
             ratio = ins.get("ratio to aigw-trace", 1.0 if peer == "aigw-trace" and added else None)
             instr = f"{added / 1e3:>7.0f}k" if isinstance(added, float) else f"{'-':>8}"
             ratio_s = f"{ratio:>6.2f}" if isinstance(ratio, float) else f"{'-':>6}"
-            wall_s = f"{w.get(f'{key}_added_us', float('nan')):>6.0f}µs"
-            aigw_s = f"{w.get('aigw-trace_added_us', float('nan')):>8.0f}µs"
+            peer_us, aigw_us = w.get(f"{key}_added_us"), w.get("aigw-trace_added_us")  # absent with --no-wall
+            wall_s = f"{peer_us:>6.0f}µs" if isinstance(peer_us, float) else f"{'-':>8}"
+            aigw_s = f"{aigw_us:>8.0f}µs" if isinstance(aigw_us, float) else f"{'-':>10}"
             if "error" in rec:
                 print(f"{sc:<15} {peer:<24} {setups[peer]['sdk_set']:<19} call raised: {rec['error'][:60]}")
                 continue

@@ -39,7 +39,7 @@ def test_plain_call_records_the_conventions(aigw_telemetry, fake_api, openai_cli
     result = client.chat.completions.create(
         model="gpt-4o", messages=MESSAGES, temperature=0.2, top_p=0.9, max_completion_tokens=50, seed=7,
         stop=["END"], frequency_penalty=0.1, presence_penalty=0.3, n=2, service_tier="flex",
-        response_format={"type": "json_object"},
+        response_format={"type": "json_object"}, reasoning_effort="low",
     )  # fmt: skip
 
     assert isinstance(result, openai.types.chat.ChatCompletion)
@@ -64,6 +64,7 @@ def test_plain_call_records_the_conventions(aigw_telemetry, fake_api, openai_cli
         A.REQUEST_CHOICE_COUNT: 2,
         A.OPENAI_REQUEST_SERVICE_TIER: "flex",
         A.OUTPUT_TYPE: "json",
+        A.REQUEST_REASONING_LEVEL: "low",
         A.RESPONSE_ID: "chatcmpl-1",
         A.RESPONSE_MODEL: "gpt-4o-2024-08-06",
         A.OPENAI_RESPONSE_SERVICE_TIER: "default",
@@ -83,6 +84,7 @@ def test_defaults_are_left_out_and_auto_service_tier_is_not_recorded(aigw_teleme
     assert A.REQUEST_CHOICE_COUNT not in attrs
     assert A.OPENAI_REQUEST_SERVICE_TIER not in attrs
     assert A.REQUEST_STREAM not in attrs
+    assert A.REQUEST_REASONING_LEVEL not in attrs
 
 
 def test_extra_body_parameters_are_what_is_sent_and_recorded(aigw_telemetry, fake_api, openai_client):

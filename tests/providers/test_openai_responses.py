@@ -106,6 +106,7 @@ def test_create_records_the_conventions(aigw_telemetry, fake_api, openai_client)
         model=MODEL, input="ping", instructions="be brief", temperature=0.3, top_p=0.8, max_output_tokens=99,
         service_tier="flex", conversation="conv_7", previous_response_id="resp_0",
         text={"format": {"type": "json_schema", "name": "x", "schema": {"type": "object"}}},
+        reasoning={"effort": "high", "summary": "auto"},
     )  # fmt: skip
 
     assert isinstance(result, openai.types.responses.Response)
@@ -127,6 +128,7 @@ def test_create_records_the_conventions(aigw_telemetry, fake_api, openai_client)
         A.CONVERSATION_ID: "conv_7",
         A.REQUEST_PREVIOUS_RESPONSE_ID: "resp_0",
         A.OUTPUT_TYPE: "json",
+        A.REQUEST_REASONING_LEVEL: "high",
         A.RESPONSE_ID: "resp_1",
         A.RESPONSE_MODEL: "gpt-4.1-2025-04-14",
         A.OPENAI_RESPONSE_SERVICE_TIER: "default",
@@ -160,10 +162,14 @@ def test_metrics(aigw_telemetry, fake_api, openai_client):
 
 def test_conversation_object_and_defaults(aigw_telemetry, fake_api, openai_client):
     fake_api.reply(Reply(json=response_body()))
-    openai_client().responses.create(model=MODEL, input="ping", conversation={"id": "conv_9"}, service_tier="auto")
+    openai_client().responses.create(
+        model=MODEL, input="ping", conversation={"id": "conv_9"}, service_tier="auto", reasoning={"summary": "auto"}
+    )
     attrs = only_span(aigw_telemetry).attributes
     assert attrs[A.CONVERSATION_ID] == "conv_9"
-    for absent in (A.OPENAI_REQUEST_SERVICE_TIER, A.REQUEST_STREAM, A.REQUEST_PREVIOUS_RESPONSE_ID, A.OUTPUT_TYPE):
+    absent_keys = (A.OPENAI_REQUEST_SERVICE_TIER, A.REQUEST_STREAM, A.REQUEST_PREVIOUS_RESPONSE_ID, A.OUTPUT_TYPE,
+                   A.REQUEST_REASONING_LEVEL)  # fmt: skip
+    for absent in absent_keys:
         assert absent not in attrs
 
 

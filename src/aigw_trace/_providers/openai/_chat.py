@@ -329,6 +329,7 @@ CHAT = Endpoint(
         *CHAT_PARAMETERS,
         Field(("max_tokens",), A.REQUEST_MAX_TOKENS, as_int, fallback=True),  # deprecated by the next one
         Field(("max_completion_tokens",), A.REQUEST_MAX_TOKENS, as_int),
+        Field(("reasoning_effort",), A.REQUEST_REASONING_LEVEL),
     ),
     response=(
         Field(("id",), A.RESPONSE_ID),

@@ -217,6 +217,7 @@ RESPONSES = Endpoint(
         Field(("conversation", "id"), A.CONVERSATION_ID),
         Field(("previous_response_id",), A.REQUEST_PREVIOUS_RESPONSE_ID),
         Field(("text", "format", "type"), A.OUTPUT_TYPE, OUTPUT_TYPES),
+        Field(("reasoning", "effort"), A.REQUEST_REASONING_LEVEL),
     ),
     response=RESPONSES_FIELDS,
     usage=RESPONSES_USAGE,
