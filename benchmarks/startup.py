@@ -12,6 +12,8 @@ statement inside the process, so the interpreter's own start-up is not counted):
 Then the ``-X importtime`` breakdown of the cold and after-openai imports: the largest contributors by their own
 (self) time, and the packages they belong to. ``--compare DIR`` runs every measurement alternately against another
 checkout's ``src`` directory (put first on ``sys.path``), so a before/after pair shares the machine's state.
+``--instructions`` also counts the instructions ``instrument()`` runs under valgrind's callgrind, which, unlike
+time, a busy machine does not change.
 
 Run: ``nox -s bench-startup`` (or ``python benchmarks/startup.py --help``). Reports figures; asserts nothing.
 """
@@ -25,6 +27,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +67,21 @@ result = {{"import_ms": (t1 - t0) * 1e3, "import_cpu_ms": (c1 - c0) * 1e3,
 # What instrument() spends, step by step in the order it imports (CPU ms of each import, then of the call itself).
 _STEPS = [
     "opentelemetry.semconv._incubating.attributes.gen_ai_attributes", "aigw_trace._attributes", "aigw_trace._hooks",
-    "aigw_trace._config", "aigw_trace._providers._spec", "aigw_trace._telemetry", "opentelemetry.propagate", "wrapt",
-    "opentelemetry.instrumentation.utils", "aigw_trace._call", "aigw_trace._streams", "aigw_trace._wrap",
-    "aigw_trace._instrumentor", "aigw_trace._providers.openai", "aigw_trace._providers.anthropic",
+    "aigw_trace._config", "aigw_trace._providers._spec", "aigw_trace._telemetry", "opentelemetry.propagate",
+    "aigw_trace._call", "aigw_trace._streams", "aigw_trace._wrap", "aigw_trace._instrumentor",
+    "aigw_trace._providers.openai", "aigw_trace._providers.anthropic",
 ]  # fmt: skip
+# instrument() alone counted in instructions by callgrind (--toggle-collect): deterministic, whatever the load.
+_INSTRUCTIONS_CODE = """
+import functools
+import openai, anthropic
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+tp, mp = TracerProvider(), MeterProvider()
+import aigw_trace
+functools.reduce(lambda _, __: aigw_trace.instrument(tracer_provider=tp, meter_provider=mp), range(1), None)
+result = {}
+"""
 _STEPS_CODE = f"""
 import importlib, time
 import openai, anthropic
@@ -120,6 +134,22 @@ def _package(module: str) -> str:
     return parts[0]
 
 
+def instructions(src: str) -> int:
+    """Instructions ``instrument()`` runs (callgrind, only inside the ``functools.reduce`` that calls it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        flags = ["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
+                 f"--callgrind-out-file={out}"]  # fmt: skip
+        script = _PRELUDE.format(src=src) + _INSTRUCTIONS_CODE + _EPILOGUE.format(src=src)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AIGW_", "PYTHONDONTWRITEBYTECODE"))}
+        proc = subprocess.run(["valgrind", *flags, sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, env={**env, "PYTHONHASHSEED": "0"})  # fmt: skip
+    match = re.search(r"Collected : (\d+)", proc.stderr)
+    if match is None:
+        raise RuntimeError(proc.stderr[-2000:])
+    return int(match.group(1))
+
+
 def breakdown(src: str, scenario: str, runs: int) -> dict[str, Any]:
     """Median self time per module and per package over ``runs`` ``-X importtime`` runs."""
     per_module: dict[str, list[int]] = {}
@@ -164,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=21, help="fresh interpreters per figure")
     parser.add_argument("--importtime-runs", type=int, default=7)
     parser.add_argument("--compare", metavar="DIR", help="another checkout's src directory, measured alternately")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instrument()'s instructions under callgrind (needs valgrind; slow)",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "startup.json")
     args = parser.parse_args(argv)
 
@@ -191,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     results["instrument_steps_cpu_ms"] = {k: statistics.median(r[k] for r in steps) for k in steps[0]}
     print("\ninstrument() in this checkout, step by step (CPU ms, median): " + ", ".join(
         f"{k} {v:.1f}" for k, v in results["instrument_steps_cpu_ms"].items()))  # fmt: skip
+    if args.instructions:
+        results["instrument_instructions"] = {label: instructions(src) for label, src in srcs.items()}
+        print("\ninstrument() in instructions (callgrind): " + ", ".join(
+            f"{label} {n / 1e6:.1f} M" for label, n in results["instrument_instructions"].items()))  # fmt: skip
     results["importtime"] = {}
     for label, src in srcs.items():
         for scenario in ("cold", "after openai"):

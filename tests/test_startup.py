@@ -75,6 +75,58 @@ def test_instrument_with_the_sdk_imported_does_not_import_packaging():
     assert stages["undone"] == [False, False]
 
 
+def test_instrument_compiles_no_endpoint_and_imports_neither_wrapt_nor_opentelemetry_instrumentation():
+    """Endpoint tables compile on each endpoint's first call, not when the provider modules are imported: count every
+    compilation from before they are imported to after ``instrument()``, then make one chat call."""
+    stages = loaded_after(
+        """
+        import openai, anthropic, httpx2
+        from aigw_trace._providers import _request, _spec
+        compiled = []
+        def counting(module, name):
+            original = getattr(module, name)
+            def count(*args, **kwargs):
+                if not kwargs.get("lazy"):
+                    compiled.append(name)
+                return original(*args, **kwargs)
+            setattr(module, name, count)
+        counting(_spec, "compile_request")
+        counting(_request, "_compile_apply")
+        counting(_spec, "_compile_store")
+        import aigw_trace
+        aigw_trace.instrument()
+        stages["instrumented"] = heavy()
+        stages["compiled at instrument()"] = list(compiled)
+        def reply(request):
+            return httpx2.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                                              "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2,
+                                                                       "total_tokens": 3}})
+        client = openai.OpenAI(api_key="k", base_url="http://gateway.test/v1",
+                               http_client=httpx2.Client(transport=httpx2.MockTransport(reply)))
+        for _ in range(2):
+            client.chat.completions.create(model="m", messages=[], temperature=0.5, response_format={"type": "text"})
+        stages["compiled by two chat calls"] = sorted(set(compiled))
+        """
+    )
+    assert stages["compiled at instrument()"] == []
+    assert stages["compiled by two chat calls"] == ["_compile_apply", "_compile_store", "compile_request"]
+    assert "wrapt" not in stages["instrumented"]
+    assert "opentelemetry.instrumentation" not in stages["instrumented"]
+
+
+def test_suppression_keys_are_the_ones_opentelemetry_instrumentation_sets():
+    """``_wrap`` reads ``suppress_instrumentation()``'s context keys without importing its module (which imports
+    wrapt): they must stay that module's."""
+    from opentelemetry.instrumentation import utils
+
+    from aigw_trace import _wrap
+
+    assert _wrap._SUPPRESS_KEYS == (utils._SUPPRESS_INSTRUMENTATION_KEY, utils._SUPPRESS_INSTRUMENTATION_KEY_PLAIN)
+    with utils.suppress_instrumentation():
+        assert not _wrap.is_instrumentation_enabled()
+    assert _wrap.is_instrumentation_enabled()
+
+
 def test_entry_point_class_and_instrument_share_one_state():
     aigw_trace.uninstrument()
     aigw_trace.AIGatewayInstrumentor().instrument()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 import sys
 import threading
 from importlib.util import find_spec
@@ -86,9 +85,16 @@ def _no_conflict_at_a_glance() -> bool:
     return not found or any(_release_in_range(p) for p in found)
 
 
-_SIMPLE_BOUND = re.compile(r"\s*(>=|<=|==|>|<)\s*(\d+(?:\.\d+)*)\s*")
-_RELEASE = re.compile(r"\d+(?:\.\d+)*")
 _COMPARE = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
+
+
+def _release(text: str) -> tuple[int, ...] | None:
+    """``"1.26.0"`` as ``(1, 26, 0)``; ``None`` for anything but dot-separated ASCII digits (no regular expression:
+    compiling one costs more at ``instrument()`` than this whole check)."""
+    parts = text.split(".")
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
 
 
 def _release_in_range(provider: Provider) -> bool | None:
@@ -100,17 +106,18 @@ def _release_in_range(provider: Provider) -> bool | None:
     """
     version = getattr(sys.modules.get(provider.package), "__version__", None)
     name, _, spec = provider.supported.partition(" ")
-    if not isinstance(version, str) or not _RELEASE.fullmatch(version) or name != provider.package:
+    have = _release(version) if isinstance(version, str) else None
+    if have is None or name != provider.package:
         return None
-    have = tuple(int(part) for part in version.split("."))
     for clause in spec.split(","):
-        match = _SIMPLE_BOUND.fullmatch(clause)
-        if match is None:
+        clause = clause.strip()
+        op = clause[:2] if clause[:2] in _COMPARE else clause[:1]
+        bound = _release(clause[len(op) :].strip()) if op in _COMPARE else None
+        if bound is None:
             return None
-        bound = tuple(int(part) for part in match.group(2).split("."))
         width = max(len(have), len(bound))
         a, b = have + (0,) * (width - len(have)), bound + (0,) * (width - len(bound))
-        if not _COMPARE[match.group(1)](a, b):
+        if not _COMPARE[op](a, b):
             return False
     return True
 

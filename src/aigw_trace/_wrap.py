@@ -15,7 +15,6 @@ from typing import Any
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
@@ -260,14 +259,22 @@ class Instrumentation(Patches):
 def _suppression_keys() -> tuple[Any, Any] | None:
     """The context keys ``suppress_instrumentation()`` sets, so ``begin`` checks them in the context it reads anyway
     (the helper's two ``get_value`` calls cost more than everything else there); ``None`` if they ever move, and the
-    public helper is used instead."""
-    from opentelemetry.instrumentation import utils
+    public helper is used instead. The keys are the API's and the plain string opentelemetry-instrumentation sets
+    beside it, read without importing ``opentelemetry.instrumentation.utils``, which imports ``wrapt`` (about 4 ms of
+    ``instrument()``); ``tests/test_startup.py`` keeps them equal to that module's."""
+    key = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", None)
+    return None if key is None else (key, "suppress_instrumentation")
 
-    keys = (
-        getattr(utils, "_SUPPRESS_INSTRUMENTATION_KEY", None),
-        getattr(utils, "_SUPPRESS_INSTRUMENTATION_KEY_PLAIN", None),
-    )
-    return None if None in keys else keys
+
+def is_instrumentation_enabled() -> bool:
+    """Whether the current context is free of ``suppress_instrumentation()``."""
+    keys = _SUPPRESS_KEYS
+    if keys is None:
+        from opentelemetry.instrumentation.utils import is_instrumentation_enabled as enabled
+
+        return enabled()
+    ctx = otel_context.get_current()
+    return not (ctx.get(keys[0]) or ctx.get(keys[1]))
 
 
 _SUPPRESS_KEYS = _suppression_keys()

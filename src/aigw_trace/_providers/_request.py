@@ -10,12 +10,11 @@ first missing step.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.util.types import AttributeValue
 
-from ._values import EXACT
+from ._values import EXACT, Record
 
 if TYPE_CHECKING:
     from ._spec import Field
@@ -24,14 +23,19 @@ Apply = Callable[[Any, "dict[str, AttributeValue]"], None]
 """Gets a top-level value and the start attributes, and adds what the value says."""
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Record):
     """A top-level request key whose value sets attributes by logic a table of :class:`~._spec.Field` paths and
     converters cannot express (one attribute decided by several values at once, say). ``apply`` gets the value and
     the start attributes. No endpoint needs one today; prefer fields."""
 
+    __slots__ = ("apply", "key")
+
     key: str
     apply: Apply
+
+    def __init__(self, key: str, apply: Apply) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "apply", apply)
 
 
 ABSENT: set[type] = set()
@@ -45,9 +49,14 @@ RequestEntry = tuple["str | None", Callable[..., Any], bool, "type | None"]
 one-step field, (None, apply, False, None) for anything else under that key (nested fields, a :class:`Param`)."""
 
 
-def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
-    """Top-level body key → its entry, in the order the keys are first declared."""
-    grouped: dict[str, list[Field] | Param] = {}
+Grouped = dict[str, "list[Field] | Param"]
+"""Top-level body key → the fields under it (or its :class:`Param`), in the order the keys are first declared."""
+
+
+def group_request(items: Sequence[Field | Param]) -> Grouped:
+    """The items by top-level body key; raises ``ValueError`` for a key described twice. Cheap: an endpoint checks
+    its table with it when it is defined, and compiles it (:func:`compile_request`) only on its first call."""
+    grouped: Grouped = {}
     for item in items:
         if isinstance(item, Param):
             if item.key in grouped:
@@ -58,6 +67,12 @@ def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
         if isinstance(below, Param) or any((f.path, f.attribute) == (item.path, item.attribute) for f in below):
             raise ValueError(f"request key {item.path[0]!r} is described twice")
         below.append(item)
+    return grouped
+
+
+def compile_request(items: Sequence[Field | Param]) -> dict[str, RequestEntry]:
+    """Top-level body key → its entry, in the order the keys are first declared."""
+    grouped = group_request(items)
     table: dict[str, RequestEntry] = {}
     for key, group in grouped.items():
         if isinstance(group, Param):

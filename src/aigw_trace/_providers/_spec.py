@@ -12,49 +12,77 @@ raw JSON bodies, stream summaries and odd gateway shapes. So one table serves al
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
 from opentelemetry.util.types import AttributeValue
 
 from .. import _attributes as A
-from ._request import Param, RequestEntry, compile_request
+from ._request import Param, RequestEntry, compile_request, group_request
 from ._values import EXACT as _EXACT
-from ._values import Convert, Path, as_float, as_int, as_str
+from ._values import Convert, Path, Record, as_float, as_int, as_str
 
 Messages = list[dict[str, Any]]
 """JSON-ready content in the conventions' message/part schema."""
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(Record):
     """One value read from a request body or a response, through dict keys or attributes alike.
 
     On the request side ``path[0]`` is the top-level body key the value hangs under; longer paths (``("thinking",
     "budget_tokens")``) follow it down, and ``convert`` can map what they find (:func:`~._values.mapped`)."""
 
+    __slots__ = ("attribute", "convert", "fallback", "path")
+
     path: Path
     attribute: str
-    convert: Convert = as_str
-    fallback: bool = False
+    convert: Convert
+    fallback: bool
     """Request side: set only if no other key set the attribute (``max_tokens`` yields to
     ``max_completion_tokens`` whichever order the caller wrote them in)."""
 
+    def __init__(self, path: Path, attribute: str, convert: Convert = as_str, fallback: bool = False) -> None:
+        init = object.__setattr__
+        init(self, "path", path)
+        init(self, "attribute", attribute)
+        init(self, "convert", convert)
+        init(self, "fallback", fallback)
 
-@dataclass(frozen=True)
-class Usage:
+
+class Usage(Record):
     """Where a response keeps its token counts; paths are relative to the usage object at ``at``."""
 
-    at: Path = ("usage",)
-    input: Path = ("prompt_tokens",)
-    output: Path | None = ("completion_tokens",)
-    cache_read: Path | None = None
-    cache_creation: Path | None = None
-    reasoning: Path | None = None
-    input_excludes_cache: bool = False
+    __slots__ = ("at", "cache_creation", "cache_read", "input", "input_excludes_cache", "output", "reasoning")
+
+    at: Path
+    input: Path
+    output: Path | None
+    cache_read: Path | None
+    cache_creation: Path | None
+    reasoning: Path | None
+    input_excludes_cache: bool
     """Anthropic counts cached tokens outside ``input_tokens``; the conventions want them inside."""
+
+    def __init__(
+        self,
+        at: Path = ("usage",),
+        input: Path = ("prompt_tokens",),
+        output: Path | None = ("completion_tokens",),
+        cache_read: Path | None = None,
+        cache_creation: Path | None = None,
+        reasoning: Path | None = None,
+        input_excludes_cache: bool = False,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "at", at)
+        init(self, "input", input)
+        init(self, "output", output)
+        init(self, "cache_read", cache_read)
+        init(self, "cache_creation", cache_creation)
+        init(self, "reasoning", reasoning)
+        init(self, "input_excludes_cache", input_excludes_cache)
 
 
 _Leaf = tuple[int, str, Convert, "type | None"]
@@ -117,8 +145,12 @@ def _compile_store(leaves: Sequence[_Leaf], fetch: Callable[[Any], Any] | None =
     return store
 
 
+def _store_nothing(values: Any, attrs: dict[str, AttributeValue]) -> None:
+    """The store of a reader level without leaves of its own (only objects below it)."""
+
+
 class Reader:
-    """Response fields compiled once into a tree of fetches: one per object on the way, not one per field.
+    """Response fields compiled into a tree of fetches: one per object on the way, not one per field.
 
     At each level a single C-level :func:`operator.attrgetter` call reads every name an SDK model is asked for (a
     plain dict, from a raw JSON body or a stream summary, answers through ``dict.get``); a ``None`` ends that branch,
@@ -127,14 +159,23 @@ class Reader:
 
     The root also holds one flat fetch of every full path: a complete SDK model (the usual case) is read in one call,
     and only a ``None`` on the way or a dict walks the tree.
+
+    An endpoint's readers are made with ``lazy=True``: nothing is generated until the first response is read. Until
+    then :attr:`read` is a stub that compiles the reader, puts the compiled function in its own place and runs it,
+    so every later read calls the compiled function directly, with no check of its own. Two threads reading first
+    at once each compile an equal reader; whichever stores last stays.
     """
 
-    __slots__ = ("_children", "_fetch", "_names", "_single", "_store", "_walked", "read")
+    __slots__ = ("_children", "_fetch", "_fields", "_names", "_single", "_store", "_walked", "read")
 
     read: Store
     """``read(response, attrs)``: add what the response says to ``attrs``."""
 
-    def __init__(self, fields: Sequence[Field], depth: int = 0) -> None:
+    def __init__(self, fields: Sequence[Field], depth: int = 0, *, lazy: bool = False) -> None:
+        if lazy:
+            self._fields = tuple(fields)
+            self.read = self._compile_and_read
+            return
         groups: dict[str, list[Field]] = {}
         leaves: list[_Leaf] = []
         for f in fields:
@@ -146,7 +187,7 @@ class Reader:
                 below.append(f)
         names = tuple(groups)
         self._names = names
-        self._store = _compile_store(leaves)
+        self._store = _compile_store(leaves) if leaves else _store_nothing
         self._children = tuple((names.index(n), Reader(below, depth + 1)) for n, below in groups.items() if below)
         self._single = len(names) == 1
         self._fetch = attrgetter(*names) if names else None
@@ -159,6 +200,12 @@ class Reader:
             self.read = _compile_store(flat, fetch, self._walked, self._walk)
         else:
             self.read = self._walk
+
+    def _compile_and_read(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
+        """The first read of a lazy reader: compile, take the compiled function's place, read."""
+        read = Reader(self._fields).read
+        self.read = read  # one store: a concurrent first read sees either this stub or a complete reader
+        read(obj, attrs)
 
     def _walk(self, obj: Any, attrs: dict[str, AttributeValue]) -> None:
         names = self._names
@@ -181,15 +228,20 @@ class Reader:
                 child._walk(value, attrs)
 
 
-@dataclass(frozen=True)
-class StreamUsage:
+class StreamUsage(Record):
     """How a streamed request asks for its token usage, and how the item that answers is recognised: with the
     ``stream_usage`` option, aigw-trace asks where the caller did not, folds that item and keeps it from the app."""
+
+    __slots__ = ("option", "usage_only")
 
     option: Path
     """The body path of the boolean that asks (``("stream_options", "include_usage")``)."""
     usage_only: Callable[[Any], bool]
     """Whether a stream item is the one the option adds (and nothing else)."""
+
+    def __init__(self, option: Path, usage_only: Callable[[Any], bool]) -> None:
+        object.__setattr__(self, "option", option)
+        object.__setattr__(self, "usage_only", usage_only)
 
 
 class StreamAccumulator(Protocol):
@@ -204,66 +256,107 @@ class StreamAccumulator(Protocol):
     def result(self) -> Any: ...
 
 
-@dataclass(frozen=True)
-class Content:
+_Inputs = Callable[[Mapping[str, Any]], tuple["Messages | None", "Messages | None", "Messages | None"]]
+
+
+class Content(Record):
     """How an endpoint's content maps to the conventions' message schema (only used when capture is on)."""
 
-    inputs: Callable[[Mapping[str, Any]], tuple[Messages | None, Messages | None, Messages | None]]
+    __slots__ = ("inputs", "outputs")
+
+    inputs: _Inputs
     """Request body → (system instructions, input messages, tool definitions)."""
     outputs: Callable[[Any], Messages | None]
     """Response (or stream summary) → output messages."""
 
+    def __init__(self, inputs: _Inputs, outputs: Callable[[Any], Messages | None]) -> None:
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "outputs", outputs)
 
-@dataclass(frozen=True, eq=False)
+
 class Endpoint:
     """What one SDK endpoint means in GenAI terms, and where its values are.
 
-    Compared and hashed by identity: the core caches per endpoint object.
+    Immutable, compared and hashed by identity: the core caches per endpoint object. Written out rather than a frozen
+    ``dataclass``: generating its methods cost more at ``instrument()`` than the provider modules' tables do.
     """
 
     operation: str
     """``gen_ai.operation.name``; the span is named ``"{operation} {request model}"``."""
-    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    attributes: Mapping[str, AttributeValue]
     """Constant attributes, e.g. ``openai.api.type``."""
-    request: Sequence[Field | Param] = ()
+    request: Sequence[Field | Param]
     """Read per top-level body key present, so a call pays for the parameters it sets, not for the table's size."""
-    model: str = "model"
+    model: str
     """The request body key naming the model."""
-    response: Sequence[Field] = ()
-    usage: Usage | None = None
-    finish_reasons: Callable[[Any], list[str] | None] | None = None
-    error: str | None = None
+    response: Sequence[Field]
+    usage: Usage | None
+    finish_reasons: Callable[[Any], list[str] | None] | None
+    error: str | None
     """The key under which an OpenAI-compatible gateway puts an error object inside a 200 body."""
-    stream: Callable[[bool, tuple[str, ...]], StreamAccumulator] | None = None
+    stream: Callable[[bool, tuple[str, ...]], StreamAccumulator] | None
     """Builds an accumulator for one stream, given whether content is being captured and :attr:`carried`."""
-    content: Content | None = None
-    stream_usage: StreamUsage | None = None
+    content: Content | None
+    stream_usage: StreamUsage | None
     """How a streamed request asks for its token usage, for the ``stream_usage`` option."""
-    span_name: str | None = None
+    span_name: str | None
     """Fixed span name for endpoints without a model (otherwise ``"{operation} {model}"``)."""
 
-    # Compiled from the tables above at definition time, so a call only looks things up.
-    request_table: Mapping[str, RequestEntry] = field(init=False, repr=False)
-    """The request table in the released conventions' keys and types (``request_tables[0]``)."""
-    request_tables: tuple[_RequestTable, _RequestTable] = field(init=False, repr=False)
+    # Prepared from the tables above at definition time; the request tables and readers themselves are compiled on
+    # the endpoint's first call (each column on its first use), in place, so a call only looks things up.
+    request_tables: tuple[_Column, _Column]
     """(released, latest), as :attr:`readers`: each conventions' keys and value types (``_attributes.LATEST``,
-    ``_attributes.LATEST_TYPES``). One table when nothing differs."""
-    reader: Reader = field(init=False, repr=False)
+    ``_attributes.LATEST_TYPES``). One table when nothing differs. A column not used yet is a
+    :class:`_PendingRequestTable`, which the first :meth:`read_request` through it replaces with the compiled
+    table."""
+    reader: Reader
     """The response reader in the released conventions' keys (``readers[0]``)."""
-    readers: tuple[Reader, Reader] = field(init=False, repr=False)
+    readers: tuple[Reader, Reader]
     """(released, latest): the response reader in each conventions' keys (``_attributes.LATEST``); a call reads
-    with the column its telemetry chose at ``instrument()`` time. One reader when no key differs."""
-    reads_response: bool = field(init=False, repr=False)
+    with the column its telemetry chose at ``instrument()`` time. One reader when no key differs. Each compiles on
+    its first read (:class:`Reader`), so the column a process does not use is never compiled."""
+    reads_response: bool
     """Whether anything is read from this endpoint's response (if not, its body is never buffered)."""
-    adds_cache_to_input: bool = field(init=False, repr=False)
-    carried: tuple[str, ...] = field(init=False, repr=False)
+    adds_cache_to_input: bool
+    carried: tuple[str, ...]
     """Top-level response keys the response table reads, apart from usage: what a stream's summary copies from the
     stream (a chunk, the final event), so a streamed call records what the plain one does without restating them."""
 
+    def __init__(
+        self,
+        operation: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        request: Sequence[Field | Param] = (),
+        model: str = "model",
+        response: Sequence[Field] = (),
+        usage: Usage | None = None,
+        finish_reasons: Callable[[Any], list[str] | None] | None = None,
+        error: str | None = None,
+        stream: Callable[[bool, tuple[str, ...]], StreamAccumulator] | None = None,
+        content: Content | None = None,
+        stream_usage: StreamUsage | None = None,
+        span_name: str | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "operation", operation)
+        init(self, "attributes", {} if attributes is None else attributes)
+        init(self, "request", request)
+        init(self, "model", model)
+        init(self, "response", response)
+        init(self, "usage", usage)
+        init(self, "finish_reasons", finish_reasons)
+        init(self, "error", error)
+        init(self, "stream", stream)
+        init(self, "content", content)
+        init(self, "stream_usage", stream_usage)
+        init(self, "span_name", span_name)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
-        table = compile_request(self.request)
-        fields = list(self.response)
-        usage = self.usage
+        """What the declared tables give at definition time (the tables themselves compile on first use)."""
+        init = object.__setattr__
+        response, usage = self.response, self.usage
+        fields = list(response)
         if usage is not None:
             for path, attribute in (
                 (usage.input, A.USAGE_INPUT_TOKENS),
@@ -274,24 +367,39 @@ class Endpoint:
             ):
                 if path:
                     fields.append(Field((*usage.at, *path), attribute, as_int))
-        released = _RequestTable(table, tuple(table), tuple(table.values()))
-        latest_request = [_latest_field(f) if isinstance(f, Field) else f for f in self.request]
-        same = latest_request == list(self.request)
-        object.__setattr__(self, "request_table", table)
-        object.__setattr__(
-            self,
-            "request_tables",
-            (released, released if same else _RequestTable.of(compile_request(latest_request))),
-        )
-        reader = Reader(fields)
-        latest = [replace(f, attribute=A.LATEST[f.attribute]) if f.attribute in A.LATEST else f for f in fields]
-        object.__setattr__(self, "reader", reader)
-        object.__setattr__(self, "readers", (reader, reader if latest == fields else Reader(latest)))
-        object.__setattr__(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
-        object.__setattr__(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
+        items = tuple(self.request)
+        released: _Column = _NO_REQUEST_TABLE
+        latest: _Column = _NO_REQUEST_TABLE
+        if items:
+            group_request(items)  # a key described twice is an error where the endpoint is defined
+            latest_items = tuple(_latest_field(f) if isinstance(f, Field) else f for f in items)
+            released = latest = _PendingRequestTable(self, items)
+            if latest_items != items:
+                group_request(latest_items)
+                latest = _PendingRequestTable(self, latest_items)
+        init(self, "request_tables", (released, latest))
+        reader = Reader(fields, lazy=True)
+        latest_fields = [f._replace(attribute=A.LATEST[f.attribute]) if f.attribute in A.LATEST else f for f in fields]
+        init(self, "reader", reader)
+        init(self, "readers", (reader, reader if latest_fields == fields else Reader(latest_fields, lazy=True)))
+        init(self, "reads_response", bool(fields or self.finish_reasons or self.error or self.content))
+        init(self, "adds_cache_to_input", usage is not None and usage.input_excludes_cache)
         folded = usage.at[0] if usage is not None and usage.at else None
-        carried = dict.fromkeys(f.path[0] for f in self.response if f.path[0] != folded)
-        object.__setattr__(self, "carried", tuple(carried))
+        init(self, "carried", tuple(dict.fromkeys(f.path[0] for f in response if f.path[0] != folded)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: an Endpoint is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: an Endpoint is immutable")
+
+    def __repr__(self) -> str:
+        return f"Endpoint(operation={self.operation!r}, span_name={self.span_name!r})"
+
+    @property
+    def request_table(self) -> Mapping[str, RequestEntry]:
+        """The request table in the released conventions' keys and types (``request_tables[0]``), compiled."""
+        return self.request_tables[0].table
 
     def read_request(self, body: Mapping[str, Any], attrs: dict[str, AttributeValue], conventions: int = 0) -> None:
         """Add the attributes the request body's parameters give to ``attrs``, in the keys of ``conventions`` (0:
@@ -333,6 +441,51 @@ class _RequestTable(NamedTuple):
         return cls(table, tuple(table), tuple(table.values()))
 
 
+_NO_REQUEST_TABLE = _RequestTable({}, (), ())
+
+
+class _PendingRequestTable:
+    """A column of :attr:`Endpoint.request_tables` not compiled yet.
+
+    :meth:`Endpoint.read_request` unpacks its column as ``table, keys, entries``: unpacking this compiles the table,
+    puts it in this object's place in the endpoint's columns and yields it, so the call goes on with the compiled
+    table and every later call unpacks that directly, with no check of its own. Two threads calling first at once
+    each compile an equal table; whichever stores last stays, and a column a lost store left pending compiles again
+    on its next call.
+    """
+
+    __slots__ = ("_endpoint", "_items")
+
+    def __init__(self, endpoint: Endpoint, items: tuple[Field | Param, ...]) -> None:
+        self._endpoint = endpoint
+        self._items = items
+
+    def compile(self) -> _RequestTable:
+        compiled = _RequestTable.of(compile_request(self._items))
+        ep = self._endpoint
+        columns = tuple(compiled if column is self else column for column in ep.request_tables)
+        object.__setattr__(ep, "request_tables", columns)
+        return compiled
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.compile())
+
+    @property
+    def table(self) -> Mapping[str, RequestEntry]:
+        return self.compile().table
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.compile().keys
+
+    @property
+    def entries(self) -> tuple[RequestEntry, ...]:
+        return self.compile().entries
+
+
+_Column = _RequestTable | _PendingRequestTable
+
+
 _CONVERT_TO: dict[type, Convert] = {int: as_int, float: as_float, str: as_str}
 
 
@@ -341,7 +494,7 @@ def _latest_field(f: Field) -> Field:
     attribute = A.LATEST.get(f.attribute, f.attribute)
     kind = A.LATEST_TYPES.get(f.attribute)
     convert = _CONVERT_TO[kind] if kind is not None else f.convert
-    return f if (attribute, convert) == (f.attribute, f.convert) else replace(f, attribute=attribute, convert=convert)
+    return f if (attribute, convert) == (f.attribute, f.convert) else f._replace(attribute=attribute, convert=convert)
 
 
 class Specifics(NamedTuple):
@@ -362,30 +515,54 @@ Route = Callable[[Any], "Endpoint | Specifics | None"]
 """The SDK's ``FinalRequestOptions`` → what the call is (``None``: not traced)."""
 
 
-@dataclass(frozen=True)
-class StainlessLayout:
+class StainlessLayout(Record):
     """Where an SDK generated from the Stainless template keeps what aigw-trace patches, relative to its package.
 
     Every release of both SDKs (openai 1.26 to 3.x, anthropic 0.40 to 2.x) has this layout; it is declared once here,
     and a provider states it only if its SDK differs."""
 
-    base_client_module: str = "_base_client"
-    sync_client: str = "SyncAPIClient"
-    async_client: str = "AsyncAPIClient"
-    stream_module: str = "_streaming"
-    sync_stream: str = "Stream"
-    async_stream: str = "AsyncStream"
-    raw_responses: tuple[tuple[str, str], ...] = (
-        ("_response", "BaseAPIResponse"),
-        ("_legacy_response", "LegacyAPIResponse"),
-    )
+    __slots__ = ("async_client", "async_stream", "base_client_module", "raw_responses", "stream_module",
+                 "sync_client", "sync_stream")  # fmt: skip
+
+    base_client_module: str
+    sync_client: str
+    async_client: str
+    stream_module: str
+    sync_stream: str
+    async_stream: str
+    raw_responses: tuple[tuple[str, str], ...]
     """(module, class) of the raw-response wrappers (``with_raw_response``, ``with_streaming_response``); a release
     keeps a subset (anthropic 1.x dropped ``_legacy_response``), and those it lacks are skipped."""
 
+    def __init__(
+        self,
+        base_client_module: str = "_base_client",
+        sync_client: str = "SyncAPIClient",
+        async_client: str = "AsyncAPIClient",
+        stream_module: str = "_streaming",
+        sync_stream: str = "Stream",
+        async_stream: str = "AsyncStream",
+        raw_responses: tuple[tuple[str, str], ...] = (
+            ("_response", "BaseAPIResponse"),
+            ("_legacy_response", "LegacyAPIResponse"),
+        ),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "base_client_module", base_client_module)
+        init(self, "sync_client", sync_client)
+        init(self, "async_client", async_client)
+        init(self, "stream_module", stream_module)
+        init(self, "sync_stream", sync_stream)
+        init(self, "async_stream", async_stream)
+        init(self, "raw_responses", raw_responses)
 
-@dataclass(frozen=True)
+
+_STAINLESS = StainlessLayout()
+
+
+@dataclass(frozen=True, eq=False)
 class Provider:
-    """An SDK generated from the Stainless template, and how to recognise its calls."""
+    """An SDK generated from the Stainless template, and how to recognise its calls. Compared by identity."""
 
     name: str
     """Default ``gen_ai.provider.name``."""
@@ -399,7 +576,7 @@ class Provider:
     """The SDK's ``FinalRequestOptions`` (``method``, ``url``, ``json_data``, …) → endpoint (with :class:`Specifics`
     when the call names ids of its own), or ``None`` for calls this provider does not trace. Runs on every call:
     keep it a dict lookup where possible, and never build an :class:`Endpoint` in it."""
-    layout: StainlessLayout = StainlessLayout()
+    layout: StainlessLayout = _STAINLESS
     """Where the generated SDK keeps what is patched; the template's own layout unless an SDK differs."""
     provider_name: Callable[[Any], str] | None = None
     """Per client class (result cached by class): e.g. ``azure.ai.openai`` for the Azure client."""

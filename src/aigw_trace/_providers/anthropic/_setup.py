@@ -9,9 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
 from ..._call import current_call
+from ..._wrap import is_instrumentation_enabled
 from .._request import ABSENT
 
 _log = logging.getLogger("aigw_trace")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -213,17 +214,17 @@ def _compile(templates: str) -> _Node:
                     node.wildcard = _Node()
                 node = node.wildcard
             else:
-                node = node.children.setdefault(segment, _Node())
+                child = node.children.get(segment)
+                if child is None:
+                    child = node.children[segment] = _Node()
+                node = child
         node.template = template
     return root
 
 
-_TRIE = _compile(TEMPLATES)
-
-
-def _match(path: str) -> tuple[str, list[str]] | None:
+def _match_in(trie: _Node, path: str) -> tuple[str, list[str]] | None:
     """The template ``path`` instantiates and the ids in it; a word of the template wins over an id."""
-    node = _TRIE
+    node = trie
     ids: list[str] = []
     for segment in path.strip("/").split("/"):
         child = node.children.get(segment)
@@ -234,6 +235,17 @@ def _match(path: str) -> tuple[str, list[str]] | None:
             ids.append(segment)
         node = child
     return (node.template, ids) if node.template is not None else None
+
+
+def _first_match(path: str) -> tuple[str, list[str]] | None:
+    """The first path matched builds the trie (a few hundred nodes: not worth building at ``instrument()`` for a
+    process that only calls endpoints with routes of their own), and puts the matcher over it in its place."""
+    global _match
+    _match = functools.partial(_match_in, _compile(TEMPLATES))  # two threads here at once: both tries are equal
+    return _match(path)
+
+
+_match: Callable[[str], tuple[str, list[str]] | None] = _first_match
 
 
 def operation_name(method: str, template: str) -> str:
