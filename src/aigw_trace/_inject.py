@@ -100,7 +100,9 @@ def inject_headers(
     checked = _checked
     if checked[0] is not textmap:
         checked = _checked = (textmap, _w3c_only(textmap))
-    span = context.get(_SPAN_KEY) if checked[1] and context is not None and not context.get(_BAGGAGE_KEY) else _SLOW
+    span: Any = (
+        context.get(_SPAN_KEY) if checked[1] and context is not None and not context.get(_BAGGAGE_KEY) else _SLOW
+    )
     if span is _SLOW or (span is not None and span.__class__ not in _span_classes and not _known_span(span)):
         propagate.inject(carrier, context=context)
     elif span is not None:  # no span: the propagator's INVALID_SPAN, which it does not inject
