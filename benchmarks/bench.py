@@ -16,11 +16,13 @@ Run: ``nox -s bench`` (or ``python benchmarks/bench.py --help``).
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import json
 import os
 import platform
 import statistics
+import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -139,6 +141,13 @@ BATCH_BODY = json.dumps({
 }).encode()  # fmt: skip
 SEARCH_BODY = json.dumps({"object": "vector_store.search_results.page", "search_query": "q", "data": [],
                           "has_more": False, "next_page": None}).encode()  # fmt: skip
+EMBEDDING = [((i * 37) % 101 - 50) / 512 for i in range(256)]
+EMBEDDINGS_BODY = json.dumps({
+    "object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 8, "total_tokens": 8},
+    "data": [{"object": "embedding", "index": 0,
+              "embedding": base64.b64encode(struct.pack(f"<{len(EMBEDDING)}f", *EMBEDDING)).decode()}],
+}).encode()  # fmt: skip
+"""What the SDK asks for when the caller names no ``encoding_format``: base64 of little-endian float32s."""
 
 
 def _handler(request: httpx2.Request) -> httpx2.Response:
@@ -146,6 +155,8 @@ def _handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": "application/json"}, content=BATCH_BODY)
     if "/vector_stores/" in request.url.path:
         return httpx2.Response(200, headers={"content-type": "application/json"}, content=SEARCH_BODY)
+    if request.url.path.endswith("/embeddings"):
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=EMBEDDINGS_BODY)
     if request.url.path.endswith("/messages"):
         if b'"stream":true' in request.content:
             return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=MESSAGE_STREAM_BODY)
@@ -322,6 +333,47 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
     return run
 
 
+def scenario_embeddings(h: Harness) -> Callable[[], Any]:
+    create = h.client.embeddings.create
+
+    def run() -> Any:
+        return create(model="text-embedding-3-small", input="The quick brown fox", dimensions=256)
+
+    return run
+
+
+def embeddings_floor_of(h: Harness) -> Callable[[], Any]:
+    """The floor for an embeddings call: a span with the start attributes and the response's model and input
+    tokens, injection, and the duration and input-token records (an embeddings response has no output tokens)."""
+    tracer = h.tracer_provider.get_tracer("floor")
+    meter = h.meter_provider.get_meter("floor")
+    duration = meter.create_histogram(A.METRIC_OPERATION_DURATION, unit="s",
+                                      explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS))  # fmt: skip
+    tokens = meter.create_histogram(A.METRIC_TOKEN_USAGE, unit="{token}",
+                                    explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS))  # fmt: skip
+    create = h.client.embeddings.create
+    start_attrs = {A.OPERATION_NAME: "embeddings", A.PROVIDER_NAME: "openai",
+                   A.REQUEST_MODEL: "text-embedding-3-small", A.SERVER_ADDRESS: "gateway.bench",
+                   A.SERVER_PORT: 4000}  # fmt: skip
+
+    def run() -> Any:
+        t0 = time.perf_counter()
+        span = tracer.start_span("embeddings text-embedding-3-small", kind=SpanKind.CLIENT, attributes=start_attrs)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=set_span_in_context(span))
+        r = create(model="text-embedding-3-small", input="The quick brown fox", dimensions=256,
+                   extra_headers=carrier)  # fmt: skip
+        input_tokens = r.usage.prompt_tokens
+        span.set_attributes({A.RESPONSE_MODEL: r.model, A.USAGE_INPUT_TOKENS: input_tokens})
+        span.end()
+        attrs = {**start_attrs, A.RESPONSE_MODEL: r.model}
+        duration.record(time.perf_counter() - t0, attrs)
+        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
+        return r
+
+    return run
+
+
 def scenario_batch(h: Harness) -> Callable[[], Any]:
     """A call whose span carries ids of its own (a dynamic route): anthropic ``messages.batches.retrieve``."""
     retrieve = h.anthropic.messages.batches.retrieve
@@ -384,6 +436,7 @@ SCENARIOS: dict[str, tuple[Make, Make, bool, Make | None]] = {
         scenario_message_stream, lambda h: anthropic_floor_of(h, True), True,
         lambda h: scenario_message_stream(h, h.anthropic_native),
     ),
+    "openai embeddings": (scenario_embeddings, embeddings_floor_of, False, None),
     "openai vector store search (ids in the span)": (
         scenario_search, lambda h: id_route_floor_of(h, True), False, None,
     ),

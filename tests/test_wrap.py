@@ -347,3 +347,65 @@ def test_a_gateway_error_marks_only_its_own_metric_points(aigw_telemetry, fake_a
     points = aigw_telemetry.metric_points(A.METRIC_OPERATION_DURATION)
     assert {p.attributes[A.RESPONSE_MODEL] for p in points} == {completion()["model"]}  # the same cached sets
     assert sorted(p.attributes.get(A.ERROR_TYPE, "none") for p in points) == ["none", "upstream_error"]
+
+
+# --- the current context, read and set through the API's own ContextVar -------------------------------------------
+
+
+def test_the_api_runtime_context_is_used_directly_and_only_when_it_is_the_apis_own(monkeypatch):
+    from opentelemetry import context as otel_context
+
+    from aigw_trace import _call
+
+    var = _call._runtime_context_var()
+    assert var is not None  # the API's default runtime: the fast path is what the suite runs
+    token = otel_context.attach(otel_context.set_value("k", "v"))
+    try:
+        assert var.get() is otel_context.get_current()
+    finally:
+        otel_context.detach(token)
+    monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", object())
+    assert _call._runtime_context_var() is None
+
+
+def test_calls_nest_and_inject_the_same_through_the_public_context_functions(aigw_telemetry, fake_api, openai_client,
+                                                                            monkeypatch):  # fmt: skip
+    # What runs when the runtime context is not the API's own: the public attach/detach/get_current.
+    from aigw_trace import _install, _wrap
+
+    monkeypatch.setattr(_install, "attach_context", context.attach)
+    monkeypatch.setattr(_install, "reset_context", context.detach)
+    monkeypatch.setattr(_install, "current_context", context.get_current)
+    monkeypatch.setattr(_wrap, "current_context", context.get_current)
+    aigw_telemetry.instrument()  # the patches bind these when installed
+    fake_api.reply(Reply(json=completion()))
+    tracer = aigw_telemetry.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("outer") as outer:
+        call(openai_client())
+        assert trace.get_current_span() is outer
+    span = aigw_telemetry.span()
+    assert span.parent.span_id == outer.get_span_context().span_id
+    assert parent_of(fake_api.headers[0])[:2] == ids(span)
+
+
+def test_a_token_that_cannot_be_reset_goes_to_the_apis_detach(aigw_telemetry, fake_api, openai_client, monkeypatch,
+                                                               caplog):  # fmt: skip
+    # ContextVar.reset raises for a token of another context; the API's detach logs that and never raises, and the
+    # wrapper hands it the token as it did when it called detach directly.
+    from aigw_trace import _install
+
+    def refuse(token: Any) -> None:
+        raise ValueError("token created in a different Context")
+
+    handed: list[Any] = []
+    real_detach = context.detach
+    monkeypatch.setattr(_install, "reset_context", refuse)
+    monkeypatch.setattr(_install.otel_context, "detach", lambda token: handed.append(token) or real_detach(token))
+    aigw_telemetry.instrument()
+    fake_api.reply(Reply(json=completion()))
+    before = context.get_current()
+    result = call(openai_client())
+    assert result.id == "chatcmpl-1"
+    assert len(handed) == 1
+    assert context.get_current() is before  # the API's detach restored it
+    assert aigw_telemetry.span().name == "chat gpt-4o"

@@ -9,9 +9,11 @@ and records the metrics.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 from time import perf_counter
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context, create_key, get_current
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -32,9 +34,39 @@ CALL_KEY = create_key("aigw_trace.call")
 """Context key under which the call in progress travels with its span (one ``attach`` sets both)."""
 
 
+def _runtime_context_var() -> ContextVar[Context] | None:
+    """The ``ContextVar`` the OpenTelemetry API keeps the current context in, when the configured runtime context is
+    the API's own (``contextvars``, the default and only one it ships); ``None`` otherwise, and the public
+    functions are used. The API's ``get_current``/``attach``/``detach`` are two Python calls each around this
+    variable's ``get``/``set``/``reset``, and a call goes through them about ten times."""
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext:
+        return None
+    var = getattr(runtime, "_current_context", None)
+    return var if isinstance(var, ContextVar) else None
+
+
+_CONTEXT_VAR = _runtime_context_var()
+current_context: Callable[[], Context] = _CONTEXT_VAR.get if _CONTEXT_VAR is not None else get_current
+"""``opentelemetry.context.get_current``, without its two Python frames when the runtime context allows."""
+
+
+attach_context: Callable[[Context], Token[Context]] = (
+    _CONTEXT_VAR.set if _CONTEXT_VAR is not None else otel_context.attach
+)
+"""``opentelemetry.context.attach``, or the variable's own ``set``, which is all it does."""
+reset_context: Callable[[Token[Context]], None] = (
+    _CONTEXT_VAR.reset if _CONTEXT_VAR is not None else otel_context.detach
+)
+"""The variable's own ``reset``, which is all ``opentelemetry.context.detach`` does, except that it may raise (a
+token from another context): callers then hand the token to ``detach``, which logs it as it always did."""
+
+
 def current_call() -> Call | None:
     """The SDK call in progress in this context, if aigw-trace is tracing one."""
-    call = get_current().get(CALL_KEY)
+    call = current_context().get(CALL_KEY)
     return call if call.__class__ is Call else None
 
 
@@ -217,7 +249,7 @@ class Call:
                 except Exception as exc:
                     report("response_hook", exc)
             if self.records_metrics:
-                tel.metrics.record(self._metrics, attrs, duration, ttfc, etype)
+                tel.metrics.record(self._metrics, attrs, duration, ttfc, etype, current_context())
             if self._event_attrs is not None and tel.logger is not None:
                 self._event_attrs.update(attrs)
                 tel.logger.emit(

@@ -27,7 +27,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
-from ._call import CALL_KEY, Call
+from ._call import CALL_KEY, Call, attach_context, current_context, reset_context
 from ._inject import inject_headers
 from ._patch import patch
 from ._providers._spec import Provider
@@ -96,7 +96,13 @@ class Patches:
     # --- the patched methods: each ``make`` gets the SDK's original and returns its replacement ---
 
     def _request_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
+        begin, finish, attach, reset, detach = (
+            self.begin,
+            self.finish,
+            attach_context,
+            reset_context,
+            otel_context.detach,
+        )
 
         def request(client: Any, *args: Any, **kwargs: Any) -> Any:
             call = begin(client, args, kwargs)
@@ -109,13 +115,22 @@ class Patches:
                 call.end(exc)
                 raise
             finally:
-                detach(token)
+                try:
+                    reset(token)
+                except Exception:  # a token of another context: the API's detach logs it, as it always has
+                    detach(token)
             return finish(call, result)
 
         return request
 
     def _request_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        begin, finish, attach, detach = self.begin, self.finish, otel_context.attach, otel_context.detach
+        begin, finish, attach, reset, detach = (
+            self.begin,
+            self.finish,
+            attach_context,
+            reset_context,
+            otel_context.detach,
+        )
 
         async def request(client: Any, *args: Any, **kwargs: Any) -> Any:
             call = begin(client, args, kwargs)
@@ -128,13 +143,16 @@ class Patches:
                 call.end(exc)
                 raise
             finally:
-                detach(token)
+                try:
+                    reset(token)
+                except Exception:  # a token of another context: the API's detach logs it, as it always has
+                    detach(token)
             return finish(call, result)
 
         return request
 
     def _build_request(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        get_current = otel_context.get_current
+        get_current = current_context
         hosts = self.tel.settings.inject_hosts
         session_headers = self.tel.settings.session_headers
 
@@ -153,7 +171,7 @@ class Patches:
         return _build_request
 
     def _process_response(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        get_current = otel_context.get_current
+        get_current = current_context
 
         def _process_response(client: Any, *args: Any, **kwargs: Any) -> Any:
             # The one place every successful call's final HTTP response passes, with its headers (read when it

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import Counter, Histogram, Meter
 from opentelemetry.util.types import AttributeValue
 
@@ -103,29 +104,36 @@ class ReleasedMetrics:
         return self.time_per_chunk
 
     def record(
-        self, metrics: MetricAttributes, attrs: Attributes, duration: float, ttfc: float | None, etype: Any
+        self,
+        metrics: MetricAttributes,
+        attrs: Attributes,
+        duration: float,
+        ttfc: float | None,
+        etype: Any,
+        context: Context | None = None,
     ) -> None:
-        """Record one ended call: its duration, time to first chunk (streams) and token usage."""
+        """Record one ended call: its duration, time to first chunk (streams) and token usage. ``context`` is the
+        current context, read once by the caller (the SDK reads it per record otherwise)."""
         response_model = attrs.get(A.RESPONSE_MODEL)
         sets = metrics.by_model.get(response_model)
         metric, input_metric, output_metric = sets or metrics.for_response(response_model)
         if ttfc is not None:
-            self.ttfc.record(ttfc, metric)  # chunk timings carry no error.type
+            self.ttfc.record(ttfc, metric, context=context)  # chunk timings carry no error.type
         if etype is not None:
             # The usual call records with cached attribute sets; an error adds its type to fresh copies.
             metric = {**metric, A.ERROR_TYPE: etype}
             input_metric = {**input_metric, A.ERROR_TYPE: etype}
             output_metric = {**output_metric, A.ERROR_TYPE: etype}
-        self.duration.record(duration, metric)
+        self.duration.record(duration, metric, context=context)
         input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
         if input_tokens is not None:
-            self.tokens.record(input_tokens, input_metric)  # type: ignore[arg-type]
+            self.tokens.record(input_tokens, input_metric, context=context)  # type: ignore[arg-type]
         output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
         if output_tokens is not None:
-            self.tokens.record(output_tokens, output_metric)  # type: ignore[arg-type]
+            self.tokens.record(output_tokens, output_metric, context=context)  # type: ignore[arg-type]
 
 
-Record = Callable[[MetricAttributes, Attributes, float, "float | None", Any], None]
+Record = Callable[[MetricAttributes, Attributes, float, "float | None", Any, "Context | None"], None]
 
 
 class LatestMetrics:
@@ -181,45 +189,65 @@ class LatestMetrics:
         return self.released.time_per_chunk
 
     def record(
-        self, metrics: MetricAttributes, attrs: Attributes, duration: float, ttfc: float | None, etype: Any
+        self,
+        metrics: MetricAttributes,
+        attrs: Attributes,
+        duration: float,
+        ttfc: float | None,
+        etype: Any,
+        context: Context | None = None,
     ) -> None:
         record = self._by_operation.get(metrics.base.get(A.OPERATION_NAME), self.released.record)
-        record(metrics, attrs, duration, ttfc, etype)
+        record(metrics, attrs, duration, ttfc, etype, context)
 
     def _inference(
-        self, metrics: MetricAttributes, attrs: Attributes, duration: float, ttfc: float | None, etype: Any
+        self,
+        metrics: MetricAttributes,
+        attrs: Attributes,
+        duration: float,
+        ttfc: float | None,
+        etype: Any,
+        context: Context | None = None,
     ) -> None:
         response_model = attrs.get(A.RESPONSE_MODEL)
         sets = metrics.counted_by_model.get(response_model)
         metric, counted = sets or metrics.counted_for_response(response_model)
         if ttfc is not None:
-            self.ttfc.record(ttfc, metric)
-        self.duration.record(duration, metric if etype is None else {**metric, A.ERROR_TYPE: etype})
+            self.ttfc.record(ttfc, metric, context=context)
+        self.duration.record(duration, metric if etype is None else {**metric, A.ERROR_TYPE: etype}, context=context)
         input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
         output_tokens = attrs.get(A.USAGE_OUTPUT_TOKENS)
         # Counted for every operation, failed ones too: 0 under modality "unknown" when no usage came back.
-        self.input_tokens.add(input_tokens or 0, counted)  # type: ignore[arg-type]
-        self.output_tokens.add(output_tokens or 0, counted)  # type: ignore[arg-type]
+        self.input_tokens.add(input_tokens or 0, counted, context=context)  # type: ignore[arg-type]
+        self.output_tokens.add(output_tokens or 0, counted, context=context)  # type: ignore[arg-type]
         for key, counter in self.details:
             value = attrs.get(key)
             if value:  # a 0 adds nothing to a sum and costs a record (about as much as the whole span's end)
-                counter.add(value, counted)  # type: ignore[arg-type]
+                counter.add(value, counted, context=context)  # type: ignore[arg-type]
         if etype is None:  # the per-operation distributions leave failed operations out (#530)
             if input_tokens is not None:
-                self.operation_input.record(input_tokens, metric)  # type: ignore[arg-type]
+                self.operation_input.record(input_tokens, metric, context=context)  # type: ignore[arg-type]
             if output_tokens is not None:
-                self.operation_output.record(output_tokens, metric)  # type: ignore[arg-type]
+                self.operation_output.record(output_tokens, metric, context=context)  # type: ignore[arg-type]
 
     def _embeddings(
-        self, metrics: MetricAttributes, attrs: Attributes, duration: float, ttfc: float | None, etype: Any
+        self,
+        metrics: MetricAttributes,
+        attrs: Attributes,
+        duration: float,
+        ttfc: float | None,
+        etype: Any,
+        context: Context | None = None,
     ) -> None:
         response_model = attrs.get(A.RESPONSE_MODEL)
         sets = metrics.by_model.get(response_model)
         metric = (sets or metrics.for_response(response_model))[0]
-        self.embeddings_duration.record(duration, metric if etype is None else {**metric, A.ERROR_TYPE: etype})
+        self.embeddings_duration.record(
+            duration, metric if etype is None else {**metric, A.ERROR_TYPE: etype}, context=context
+        )
         input_tokens = attrs.get(A.USAGE_INPUT_TOKENS)
         if input_tokens is not None:
-            self.embeddings_input.record(input_tokens, metric)  # type: ignore[arg-type]
+            self.embeddings_input.record(input_tokens, metric, context=context)  # type: ignore[arg-type]
 
 
 Metrics = ReleasedMetrics | LatestMetrics

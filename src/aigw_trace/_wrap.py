@@ -9,6 +9,7 @@ watchers (``_streams``, ``_http_body``) when the result is a stream or a raw res
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._call import CALL_KEY, Call
+from ._call import CALL_KEY, Call, current_context
 from ._content import capture_inputs
 from ._framework_telemetry import framework_records_metrics
 from ._hooks import RequestInfo
@@ -36,6 +37,7 @@ _MAX_CONSTANTS_PER_CLIENT = 64
 _NO_BODY: Mapping[str, Any] = {}
 _SPAN_KEY = next(iter(set_span_in_context(INVALID_SPAN, Context())))
 """The context key the API keeps the current span under, read off the API itself rather than imported privately."""
+_modules = sys.modules
 _SESSION_BAGGAGE_KEY = "session.id"
 """The baggage key LiteLLM reads as its session id (see docs/gateways)."""
 
@@ -63,7 +65,7 @@ class Instrumentation(Patches):
 
         One function rather than a chain of helpers: it runs before every SDK request.
         """
-        ctx = otel_context.get_current()
+        ctx = current_context()
         keys = _SUPPRESS_KEYS
         if keys is not None:  # suppress_instrumentation(), read from the context this call starts in
             if ctx.get(keys[0]) or ctx.get(keys[1]):
@@ -123,7 +125,8 @@ class Instrumentation(Patches):
                 if tel.content_on_span or tel.content_on_event:
                     capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
-            span = tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            # The context read above, handed over: the SDK would otherwise read the current one three times.
+            span = tel.tracer.start_span(name, context=ctx, kind=SpanKind.CLIENT, attributes=attrs)
             accumulator = (
                 endpoint.stream(tel.content_on_span or tel.content_on_event, endpoint.carried)
                 if stream and endpoint.stream
@@ -135,7 +138,7 @@ class Instrumentation(Patches):
             parent = ctx.get(_SPAN_KEY)
             if not tel.settings.metrics_under_genai_spans and (
                 (getattr(parent, "kind", None) is SpanKind.CLIENT and _other_genai_client(parent))
-                or framework_records_metrics()
+                or (_modules.get("litellm") is not None and framework_records_metrics())
             ):
                 call.records_metrics = False
             if hides_usage_chunk:
