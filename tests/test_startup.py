@@ -81,7 +81,7 @@ def test_instrument_compiles_no_endpoint_and_imports_neither_wrapt_nor_opentelem
     stages = loaded_after(
         """
         import openai, anthropic, httpx2
-        from aigw_trace._providers import _request, _spec
+        from aigw_trace._providers import _reader, _request, _spec
         compiled = []
         def counting(module, name):
             original = getattr(module, name)
@@ -92,7 +92,7 @@ def test_instrument_compiles_no_endpoint_and_imports_neither_wrapt_nor_opentelem
             setattr(module, name, count)
         counting(_spec, "compile_request")
         counting(_request, "_compile_apply")
-        counting(_spec, "_compile_store")
+        counting(_reader, "_compile_store")
         import aigw_trace
         aigw_trace.instrument()
         stages["instrumented"] = heavy()
