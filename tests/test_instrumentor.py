@@ -146,6 +146,27 @@ def test_uninstrument_under_another_instrumentation_leaves_it_in_place(aigw_tele
         cls.request = ours.__wrapped__  # what the test's own wrapping hid: the SDK's original
 
 
+def test_a_copy_of_the_sdk_method_left_on_a_client_class_is_patched_too(aigw_telemetry, fake_api, openai_client):
+    # What OpenInference's uninstrument() leaves: the SDK's original ``request`` assigned onto ``openai.OpenAI``
+    # itself, where it hides the base-class method aigw-trace patches.
+    aigw_trace.uninstrument()
+    base = openai._base_client.SyncAPIClient
+    original = base.__dict__["request"]
+    assert "request" not in vars(openai.OpenAI)
+    openai.OpenAI.request = original
+    try:
+        aigw_telemetry.instrument()
+        fake_api.reply(Reply(json=completion()))
+        openai_client().chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        (span,) = aigw_telemetry.genai_spans()
+        assert fake_api.headers[0]["traceparent"].split("-")[2] == f"{span.context.span_id:016x}"
+        aigw_trace.uninstrument()
+        assert vars(openai.OpenAI)["request"] is original  # the copy is put back as it was found
+        assert base.__dict__["request"] is original
+    finally:
+        del openai.OpenAI.request
+
+
 def test_sdk_imported_after_instrument_is_instrumented():
     out = run_python(
         """

@@ -79,7 +79,11 @@ class Patches:
                 (layout.async_client, "_process_response", self._process_response),
             ]
         for cls_name, method, make in patches:
-            self._undo.append(patch(getattr(base, cls_name), method, make))
+            owner = getattr(base, cls_name)
+            original = getattr(owner, method)
+            self._undo.append(patch(owner, method, make))
+            for shadowing in _copies_below(owner, method, original):
+                self._undo.append(patch(shadowing, method, make))
         self._undo += observe_streams(*self._stream_bases)
         if p.extra_setup is not None:
             self._undo.append(p.extra_setup(self))
@@ -184,6 +188,25 @@ class Patches:
             return original(client, *args, **kwargs)
 
         return _process_response
+
+
+def _copies_below(owner: type[Any], method: str, original: Any) -> list[type[Any]]:
+    """Subclasses (``openai.OpenAI``, say) that hold the base class's very method as their own attribute: what
+    another instrumentation's ``uninstrument()`` can leave behind (OpenInference's assigns the original ``request``
+    back onto the client class it had patched). Such a copy hides the base class's patched method, so it is patched
+    too; a subclass with a method of its own (which calls ``super()``) is left to the base class's patch."""
+    found: list[type[Any]] = []
+    seen: set[type[Any]] = set()
+    todo = list(owner.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if vars(cls).get(method) is original:
+            found.append(cls)
+        todo += cls.__subclasses__()
+    return found
 
 
 def _classes_present(package: str, names: Sequence[tuple[str, str]]) -> Iterator[type[Any]]:
