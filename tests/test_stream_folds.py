@@ -157,6 +157,22 @@ def test_chat_stream_fold_records_what_the_plain_call_records(aigw_telemetry, ca
     assert items == [{k: v for k, v in c.items()} for c in chunks]
 
 
+def test_an_empty_finish_reason_is_no_reason(aigw_telemetry):
+    # Found by the reliability suite's fold property: a choice of its own index whose chunk says
+    # ``"finish_reason": ""`` (some OpenAI-compatible servers send "" rather than null) recorded a reason "".
+    chunks = [
+        chunk([delta(0, role="assistant", content="a")]),
+        chunk([delta(2**63, "", content="b")]),
+        chunk([delta(0, "stop")]),
+        chunk([], usage=USAGE),
+    ]
+    streamed, _ = _chat(aigw_telemetry, Reply(chunks=sse(chunks)), stream=True)
+    assert streamed[A.RESPONSE_FINISH_REASONS] == ("stop",)
+    body = plain(message(0, "stop", content="a"), message(1, "", content="b"))
+    plain_attrs, _ = _chat(aigw_telemetry, Reply(json=body), stream=False)
+    assert plain_attrs[A.RESPONSE_FINISH_REASONS] == ("stop",)
+
+
 def test_chat_chunk_of_an_odd_shape_leaves_the_fast_path(aigw_telemetry):
     """Choices that are not a list of models (a gateway's null, a choice without an index) take the general path,
     whose defaults keep what can be kept."""

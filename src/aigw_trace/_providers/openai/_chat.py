@@ -39,7 +39,7 @@ def _chat_finish_reasons(response: Any) -> list[str] | None:
     reasons = []
     for choice in choices:
         reason = choice.get("finish_reason") if choice.__class__ is dict else getattr(choice, "finish_reason", None)
-        if isinstance(reason, str):
+        if isinstance(reason, str) and reason:  # "" is no reason (some servers send it for null)
             reasons.append(reason)
     return reasons or None
 
@@ -210,7 +210,7 @@ class ChatStream:
             for choice in choices:
                 # getattr with defaults: a gateway's odd choice (null, a string) costs only itself.
                 reason = getattr(choice, "finish_reason", None)
-                if reason is not None:
+                if reason:  # some OpenAI-compatible servers send "" rather than null on a choice still running
                     self._finished(chunk, getattr(choice, "index", None), reason)
         else:
             # The usage chunk (`stream_options.include_usage`) has no choices.
