@@ -434,6 +434,8 @@ def fold_case(draw: st.DrawFn, family_name: str, avoid: frozenset[str] = frozens
         if draw(st.integers(0, 3)) == 0:
             event = draw(mangle(event, family.protected.get(role, ()), max_changes=3))
         event = _avoid(family, role, event, avoid)
+        if role == "content" and not family.named:
+            event = _still_running(event)
         events.append((name, event))
         if role in ("usage", "delta") and draw(st.integers(0, 5)) == 0:
             events.append((name, copy.deepcopy(event)))  # duplicated usage
@@ -443,6 +445,23 @@ def fold_case(draw: st.DrawFn, family_name: str, avoid: frozenset[str] = frozens
         at = draw(st.integers(0, len(events) - 1))
         events.insert(at, (odd.get("type") if family.named else None, odd))
     return FoldCase(family, events, broken)
+
+
+def _still_running(event: dict[str, Any]) -> dict[str, Any]:
+    """A mangled content chunk in which another choice (an ``int`` index other than 0) reports a non-empty string
+    finish reason is a different response (a second choice that finished), not noise around this one: the library
+    rightly records that reason, which the oracle cannot know. Such a choice's reason goes back to null."""
+    choices = event.get("choices")
+    if not isinstance(choices, list):
+        return event
+    running = []
+    for c in choices:
+        if isinstance(c, dict) and type(c.get("index")) is int and c["index"] != 0:
+            reason = c.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                c = {**c, "finish_reason": None}
+        running.append(c)
+    return {**event, "choices": running}
 
 
 AVOID: frozenset[str] = frozenset()
