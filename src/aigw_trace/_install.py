@@ -100,13 +100,8 @@ class Patches:
     # --- the patched methods: each ``make`` gets the SDK's original and returns its replacement ---
 
     def _request_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        begin, finish, attach, reset, detach = (
-            self.begin,
-            self.finish,
-            attach_context,
-            reset_context,
-            otel_context.detach,
-        )
+        begin, finish, detach = self.begin, self.finish, otel_context.detach
+        attach, reset = attach_context, reset_context
 
         def request(client: Any, *args: Any, **kwargs: Any) -> Any:
             call = begin(client, args, kwargs)
@@ -128,13 +123,8 @@ class Patches:
         return request
 
     def _request_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        begin, finish, attach, reset, detach = (
-            self.begin,
-            self.finish,
-            attach_context,
-            reset_context,
-            otel_context.detach,
-        )
+        begin, finish, detach = self.begin, self.finish, otel_context.detach
+        attach, reset = attach_context, reset_context
 
         async def request(client: Any, *args: Any, **kwargs: Any) -> Any:
             call = begin(client, args, kwargs)
