@@ -247,14 +247,19 @@ def scenario_message_stream(h: Harness, client: Any = None) -> Callable[[], Any]
     return run
 
 
-def anthropic_floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
-    """The floor for an Anthropic call: the same unavoidable work around the native-off client."""
-    tracer = h.tracer_provider.get_tracer("floor")
+def _floor_instruments(h: Harness) -> tuple[Any, Any, Any]:
+    """The floors' tracer, duration histogram and token histogram, made once per floor (not per call)."""
     meter = h.meter_provider.get_meter("floor")
     duration = meter.create_histogram(A.METRIC_OPERATION_DURATION, unit="s",
                                       explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS))  # fmt: skip
     tokens = meter.create_histogram(A.METRIC_TOKEN_USAGE, unit="{token}",
                                     explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS))  # fmt: skip
+    return h.tracer_provider.get_tracer("floor"), duration, tokens
+
+
+def anthropic_floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
+    """The floor for an Anthropic call: the same unavoidable work around the native-off client."""
+    tracer, duration, tokens = _floor_instruments(h)
     create = h.anthropic.messages.create
     start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "anthropic", A.REQUEST_MODEL: "claude-haiku-4-5",
                    A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
@@ -293,12 +298,7 @@ def anthropic_floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
 
 def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
     """The unavoidable work around an uninstrumented call, written out by hand."""
-    tracer = h.tracer_provider.get_tracer("floor")
-    meter = h.meter_provider.get_meter("floor")
-    duration = meter.create_histogram(A.METRIC_OPERATION_DURATION, unit="s",
-                                      explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS))  # fmt: skip
-    tokens = meter.create_histogram(A.METRIC_TOKEN_USAGE, unit="{token}",
-                                    explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS))  # fmt: skip
+    tracer, duration, tokens = _floor_instruments(h)
     create = h.client.chat.completions.create
     start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "openai", A.REQUEST_MODEL: "gpt-4o",
                    A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
@@ -345,12 +345,7 @@ def scenario_embeddings(h: Harness) -> Callable[[], Any]:
 def embeddings_floor_of(h: Harness) -> Callable[[], Any]:
     """The floor for an embeddings call: a span with the start attributes and the response's model and input
     tokens, injection, and the duration and input-token records (an embeddings response has no output tokens)."""
-    tracer = h.tracer_provider.get_tracer("floor")
-    meter = h.meter_provider.get_meter("floor")
-    duration = meter.create_histogram(A.METRIC_OPERATION_DURATION, unit="s",
-                                      explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS))  # fmt: skip
-    tokens = meter.create_histogram(A.METRIC_TOKEN_USAGE, unit="{token}",
-                                    explicit_bucket_boundaries_advisory=list(A.TOKEN_BUCKETS))  # fmt: skip
+    tracer, duration, tokens = _floor_instruments(h)
     create = h.client.embeddings.create
     start_attrs = {A.OPERATION_NAME: "embeddings", A.PROVIDER_NAME: "openai",
                    A.REQUEST_MODEL: "text-embedding-3-small", A.SERVER_ADDRESS: "gateway.bench",
