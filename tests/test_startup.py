@@ -8,7 +8,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 
 import openai
 import pytest
@@ -161,7 +160,7 @@ def test_entry_point_class_and_instrument_share_one_state():
 @pytest.mark.parametrize("version", ["3.54.0", "3.54", "3.54.1", "3.0.0rc1", "4"])
 def test_shortcut_agrees_with_packaging_or_abstains(monkeypatch, supported, version):
     monkeypatch.setattr(openai, "__version__", version)
-    (provider,) = [replace(p, supported=supported) for p in providers() if p.package == "openai"]
+    (provider,) = [p._replace(supported=supported) for p in providers() if p.package == "openai"]
     decided = _instrumentor._release_in_range(provider)
     if decided is not None:
         assert decided == Requirement(supported).specifier.contains(version, prereleases=True)
@@ -170,7 +169,7 @@ def test_shortcut_agrees_with_packaging_or_abstains(monkeypatch, supported, vers
 def test_an_sdk_release_out_of_range_is_still_named_by_the_exact_check(monkeypatch, caplog):
     """The shortcut only ever says yes: out of range, the one-line warning is the provider's own."""
     original = openai._base_client.SyncAPIClient.request
-    narrowed = tuple(replace(p, supported="openai >= 99") if p.package == "openai" else p for p in providers())
+    narrowed = tuple(p._replace(supported="openai >= 99") if p.package == "openai" else p for p in providers())
     monkeypatch.setattr("aigw_trace._instrumentor.providers", lambda: narrowed)
     aigw_trace.uninstrument()
     caplog.set_level(logging.DEBUG, logger="aigw_trace")
@@ -186,7 +185,7 @@ def test_an_sdk_release_out_of_range_is_still_named_by_the_exact_check(monkeypat
 def test_no_sdk_in_range_goes_through_base_instrumentor(monkeypatch, caplog):
     """Neither SDK in range: the dependency conflict is reported as BaseInstrumentor reports it, nothing patched."""
     original = openai._base_client.SyncAPIClient.request
-    narrowed = tuple(replace(p, supported=f"{p.package} >= 99") for p in providers())
+    narrowed = tuple(p._replace(supported=f"{p.package} >= 99") for p in providers())
     monkeypatch.setattr("aigw_trace._instrumentor.providers", lambda: narrowed)
     aigw_trace.uninstrument()
     caplog.set_level(logging.DEBUG)

@@ -21,7 +21,6 @@ from opentelemetry.util.types import AttributeValue
 from . import _attributes as A
 from ._content import capture_outputs
 from ._gateway_headers import read_response_headers
-from ._hooks import ResponseInfo
 from ._metrics import MetricAttributes
 from ._providers._spec import Endpoint, StreamAccumulator
 from ._providers._values import as_int, as_str, dig, member
@@ -244,6 +243,8 @@ class Call:
                 span.set_attributes(attrs)
             hook = tel.settings.response_hook
             if hook is not None:
+                from ._hooks import ResponseInfo  # here: only a hook needs it (instrument() does not import it)
+
                 try:
                     hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
                 except Exception as exc:

@@ -23,7 +23,6 @@ from . import _attributes as A
 from ._call import CALL_KEY, Call, current_context
 from ._content import capture_inputs
 from ._framework_telemetry import framework_records_metrics
-from ._hooks import RequestInfo
 from ._http_body import watch_body
 from ._install import Patches
 from ._metrics import MetricAttributes
@@ -206,6 +205,8 @@ class Instrumentation(Patches):
                     # stays as it is.
                     call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
         if settings.request_hook is not None:
+            from ._hooks import RequestInfo  # here: only a hook needs it (instrument() does not import it)
+
             info = RequestInfo(
                 provider=str(call._metrics.base[A.PROVIDER_NAME]),
                 operation=call.endpoint.operation,
