@@ -9,12 +9,13 @@ from opentelemetry.metrics import get_meter
 
 from . import _attributes as A
 from ._config import Settings, latest_genai_conventions
-from ._content import Form, generic_parts, same_parts
 from ._metrics import LatestMetrics, Metrics, ReleasedMetrics
 from ._version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry._logs import Logger
+
+    from ._content import Form
 
 SCOPE = "aigw_trace"
 SCHEMA_URL = A.SCHEMA_URL
@@ -61,7 +62,14 @@ class Telemetry:
         self.times_chunks = settings.time_per_output_chunk
         self.cache_write_key = A.named(A.USAGE_CACHE_CREATION_INPUT_TOKENS, latest)
         """Where the endpoint reader puts the cache-write count (Anthropic adds it to the input tokens)."""
-        self.content_form: Form = generic_parts if latest else same_parts
+        self.content_form: Form
+        """How captured content is put into the conventions' part schema. Set only when content is read (captured
+        on the span, or for the inference-details event): ``_content`` is imported only then, and nothing else reads
+        this."""
+        if settings.content.on_span or settings.emit_event:
+            from ._content import generic_parts, same_parts
+
+            self.content_form = generic_parts if latest else same_parts
         self.logger: Logger | None = None
         if settings.emit_event:
             # Imported only here: an instrumentation that emits no events never loads the logs API.
