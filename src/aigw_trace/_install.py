@@ -41,7 +41,7 @@ def _inject_on_first_use(*args: Any) -> None:
     """Takes ``_inject.inject_headers``'s place until the first HTTP attempt, which imports it and puts it here.
 
     ``_inject`` loads ``opentelemetry.propagate`` and, through the default propagators, ``opentelemetry.baggage``,
-    whose regular expressions make up most of the 2.5 ms they cost: the first attempt pays that instead of
+    whose regular expressions make up most of the 2 ms they cost: the first attempt pays that instead of
     ``instrument()`` (nothing, when another instrumentation already imported them), and an app that never calls
     an SDK never does. ``_build_request`` looks ``inject_headers`` up as a module global, so every later attempt
     calls the real one directly, at no added cost. Two threads here at once both import it (the import system lets
