@@ -7,7 +7,9 @@ statement inside the process, so the interpreter's own start-up is not counted):
 - **after openai**: ``import aigw_trace`` once ``openai`` is imported (what an application pays: the SDK and what it
   shares with aigw-trace, ``typing``, ``dataclasses``, ``asyncio``…, are already loaded);
 - **app**: ``import aigw_trace`` then ``instrument()`` once ``openai``, ``anthropic`` and the OpenTelemetry SDK are
-  imported and providers exist (the usual application start-up), with the RSS each adds.
+  imported and providers exist (the usual application start-up), with the RSS each adds; then the first OpenAI
+  chat call (over an in-process mock transport) and a second one: what is put off from ``instrument()`` to the first
+  call (an endpoint's tables, the injection module) shows as the first call's excess over the second.
 
 Then the ``-X importtime`` breakdown of the cold and after-openai imports: the largest contributors by their own
 (self) time, and the packages they belong to. ``--compare DIR`` runs every measurement alternately against another
@@ -53,6 +55,15 @@ import openai, anthropic
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 tp, mp = TracerProvider(), MeterProvider()
+try:
+    import httpx2 as http
+except ImportError:  # an openai release before 3.x
+    import httpx as http
+_CHAT = {{"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [{{"index": 0,
+         "message": {{"role": "assistant", "content": "hello"}}, "finish_reason": "stop"}}],
+         "usage": {{"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}}}
+client = openai.OpenAI(api_key="k", base_url="http://gateway.test/v1", max_retries=0,
+                       http_client=http.Client(transport=http.MockTransport(lambda r: http.Response(200, json=_CHAT))))
 gc.collect(); r0 = {_RSS}; t0, c0 = time.perf_counter(), time.process_time()
 import aigw_trace
 t1, c1 = time.perf_counter(), time.process_time(); gc.collect(); r1 = {_RSS}
@@ -62,14 +73,18 @@ t3, c3 = time.perf_counter(), time.process_time(); gc.collect(); r2 = {_RSS}
 result = {{"import_ms": (t1 - t0) * 1e3, "import_cpu_ms": (c1 - c0) * 1e3,
            "instrument_ms": (t3 - t2) * 1e3, "instrument_cpu_ms": (c3 - c2) * 1e3,
            "import_rss_kb": r1 - r0, "instrument_rss_kb": r2 - r1}}
+for call in ("first", "second"):
+    t4, c4 = time.perf_counter(), time.process_time()
+    client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}], temperature=0.5)
+    t5, c5 = time.perf_counter(), time.process_time()
+    result[call + "_call_ms"], result[call + "_call_cpu_ms"] = (t5 - t4) * 1e3, (c5 - c4) * 1e3
 """,
 }
 # What instrument() spends, step by step in the order it imports (CPU ms of each import, then of the call itself).
 _STEPS = [
-    "opentelemetry.semconv._incubating.attributes.gen_ai_attributes", "aigw_trace._attributes", "aigw_trace._hooks",
-    "aigw_trace._config", "aigw_trace._providers._spec", "aigw_trace._telemetry", "opentelemetry.propagate",
-    "aigw_trace._call", "aigw_trace._streams", "aigw_trace._wrap", "aigw_trace._instrumentor",
-    "aigw_trace._providers.openai", "aigw_trace._providers.anthropic",
+    "opentelemetry.semconv._incubating.attributes.gen_ai_attributes", "aigw_trace._attributes", "aigw_trace._config",
+    "aigw_trace._providers._spec", "aigw_trace._telemetry", "aigw_trace._call", "aigw_trace._streams",
+    "aigw_trace._wrap", "aigw_trace._instrumentor", "aigw_trace._providers.openai", "aigw_trace._providers.anthropic",
 ]  # fmt: skip
 # instrument() alone counted in instructions by callgrind (--toggle-collect): deterministic, whatever the load.
 _INSTRUCTIONS_CODE = """
@@ -216,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("wall ms (CPU ms of the process, which a busy machine does not inflate)")
     print(f"{'checkout':<40} {'cold import':>15} {'after openai':>15} {'app: import':>15} {'instrument()':>15} "
-          f"{'import RSS':>10} {'instr. RSS':>10}")  # fmt: skip
+          f"{'first call':>15} {'second call':>15} {'import RSS':>10} {'instr. RSS':>10}")  # fmt: skip
     for label, t in results["timings"].items():
         cells = [f"{d[k + '_ms']:6.1f} ({d[k + '_cpu_ms']:5.1f})" for d, k in ((t["cold"], "import"),
-                 (t["after openai"], "import"), (t["app"], "import"), (t["app"], "instrument"))]  # fmt: skip
+                 (t["after openai"], "import"), (t["app"], "import"), (t["app"], "instrument"),
+                 (t["app"], "first_call"), (t["app"], "second_call"))]  # fmt: skip
         rss = [f"{t['app'][k] / 1024:7.1f} MB" for k in ("import_rss_kb", "instrument_rss_kb")]
         print(f"{label:<40} " + " ".join(f"{c:>15}" for c in cells) + " " + " ".join(rss))
     steps = [json.loads(_run(_STEPS_CODE, srcs["this checkout"]).stdout) for _ in range(args.runs)]

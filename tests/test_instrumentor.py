@@ -7,7 +7,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from importlib.metadata import entry_points, requires
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def test_package_metadata_states_the_same_ranges():
 
 def test_an_sdk_release_out_of_range_is_skipped_with_one_line(monkeypatch, caplog):
     original = openai._base_client.SyncAPIClient.request
-    narrowed = tuple(replace(p, supported="openai >= 99") if p.package == "openai" else p for p in providers())
+    narrowed = tuple(p._replace(supported="openai >= 99") if p.package == "openai" else p for p in providers())
     monkeypatch.setattr("aigw_trace._instrumentor.providers", lambda: narrowed)
     caplog.set_level(logging.DEBUG, logger="aigw_trace")
     aigw_trace.instrument()

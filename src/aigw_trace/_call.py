@@ -19,9 +19,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
-from ._content import capture_outputs
 from ._gateway_headers import read_response_headers
-from ._hooks import ResponseInfo
 from ._metrics import MetricAttributes
 from ._providers._spec import Endpoint, StreamAccumulator
 from ._providers._values import as_int, as_str, dig, member
@@ -207,6 +205,8 @@ class Call:
                         attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
                         span.set_status(Status(StatusCode.ERROR, "error object in response body"))
                 if self._event_attrs is not None or tel.content_on_span:
+                    from ._content import capture_outputs  # here: only content capture needs it
+
                     capture_outputs(tel, ep, response, attrs, self._event_attrs)
 
             ttfc = None
@@ -244,6 +244,8 @@ class Call:
                 span.set_attributes(attrs)
             hook = tel.settings.response_hook
             if hook is not None:
+                from ._hooks import ResponseInfo  # here: only a hook needs it (instrument() does not import it)
+
                 try:
                     hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
                 except Exception as exc:

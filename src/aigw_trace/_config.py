@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from . import _attributes as A
 from ._gateway_headers import HostFilter, header_names
-from ._hooks import RequestHook, ResponseHook
 from ._options import BY_NAME, OPTIONS, ContentMode, Option
+
+if TYPE_CHECKING:  # the hooks' module is imported only when a hook runs
+    from ._hooks import RequestHook, ResponseHook
 
 _log = logging.getLogger("aigw_trace")
 
@@ -65,28 +66,90 @@ def _quiet(message: str) -> None:
     pass
 
 
-@dataclass(frozen=True)
 class Settings:
-    """Everything the instrumentation needs to know about the user's choices, resolved once."""
+    """Everything the instrumentation needs to know about the user's choices, resolved once.
 
-    content: ContentMode = ContentMode.NO_CONTENT
-    emit_event: bool = False
-    content_max_length: int = 65536
-    time_per_output_chunk: bool = False
-    stream_usage: bool = False
-    metrics_under_genai_spans: bool = False
-    propagate: bool = True
-    inject_hosts: HostFilter | None = None
+    Immutable, equal and hashed by its fields except :attr:`options`, as a frozen ``dataclass`` would be; written out
+    because generating a dataclass's methods cost about a millisecond of ``instrument()`` (docs/performance.md)."""
+
+    __slots__ = ("content", "content_max_length", "emit_event", "inject_hosts", "metrics_under_genai_spans",
+                 "options", "propagate", "request_hook", "response_headers", "response_hook", "session_baggage",
+                 "session_headers", "stream_usage", "time_per_output_chunk", "traceresponse")  # fmt: skip
+
+    content: ContentMode
+    emit_event: bool
+    content_max_length: int
+    time_per_output_chunk: bool
+    stream_usage: bool
+    metrics_under_genai_spans: bool
+    propagate: bool
+    inject_hosts: HostFilter | None
     """``None``: inject wherever the SDK sends."""
-    response_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...]
     """(header, attribute key) pairs to record from gateway responses."""
-    traceresponse: bool = True
-    session_baggage: bool = False
-    session_headers: tuple[str, ...] = ()
-    request_hook: RequestHook | None = None
-    response_hook: ResponseHook | None = None
-    options: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
-    """Each option's resolved value by option name (what a later ``instrument()`` call is compared with)."""
+    traceresponse: bool
+    session_baggage: bool
+    session_headers: tuple[str, ...]
+    request_hook: RequestHook | None
+    response_hook: ResponseHook | None
+    options: Mapping[str, object]
+    """Each option's resolved value by option name (what a later ``instrument()`` call is compared with); left out
+    of equality, hashing and ``repr``."""
+
+    def __init__(
+        self,
+        content: ContentMode = ContentMode.NO_CONTENT,
+        emit_event: bool = False,
+        content_max_length: int = 65536,
+        time_per_output_chunk: bool = False,
+        stream_usage: bool = False,
+        metrics_under_genai_spans: bool = False,
+        propagate: bool = True,
+        inject_hosts: HostFilter | None = None,
+        response_headers: tuple[tuple[str, str], ...] = (),
+        traceresponse: bool = True,
+        session_baggage: bool = False,
+        session_headers: tuple[str, ...] = (),
+        request_hook: RequestHook | None = None,
+        response_hook: ResponseHook | None = None,
+        options: Mapping[str, object] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "content", content)
+        init(self, "emit_event", emit_event)
+        init(self, "content_max_length", content_max_length)
+        init(self, "time_per_output_chunk", time_per_output_chunk)
+        init(self, "stream_usage", stream_usage)
+        init(self, "metrics_under_genai_spans", metrics_under_genai_spans)
+        init(self, "propagate", propagate)
+        init(self, "inject_hosts", inject_hosts)
+        init(self, "response_headers", response_headers)
+        init(self, "traceresponse", traceresponse)
+        init(self, "session_baggage", session_baggage)
+        init(self, "session_headers", session_headers)
+        init(self, "request_hook", request_hook)
+        init(self, "response_hook", response_hook)
+        init(self, "options", {} if options is None else options)
+
+    def _compared(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _COMPARED)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{name}={getattr(self, name)!r}' for name in _COMPARED)})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Settings are immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: Settings are immutable")
 
     @property
     def reads_response_headers(self) -> bool:
@@ -135,6 +198,10 @@ class Settings:
             response_hook=cast("ResponseHook | None", values["response_hook"]),
             options=MappingProxyType(values),
         )
+
+
+_COMPARED = tuple(name for name in Settings.__slots__ if name != "options")
+"""The fields equality, hashing and ``repr`` use: every field but ``options``."""
 
 
 def latest_genai_conventions(env: Mapping[str, str] | None = None) -> bool:

@@ -28,7 +28,6 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from ._call import CALL_KEY, Call, attach_context, current_context, reset_context
-from ._inject import inject_headers
 from ._patch import patch
 from ._providers._spec import Provider
 from ._safety import report
@@ -36,6 +35,25 @@ from ._streams import observe_streams
 from ._telemetry import Telemetry
 
 __all__ = ["Patches"]
+
+
+def _inject_on_first_use(*args: Any) -> None:
+    """Takes ``_inject.inject_headers``'s place until the first HTTP attempt, which imports it and puts it here.
+
+    ``_inject`` loads ``opentelemetry.propagate`` and, through the default propagators, ``opentelemetry.baggage``,
+    whose regular expressions make up most of the 2 ms they cost: the first attempt pays that instead of
+    ``instrument()`` (nothing, when another instrumentation already imported them), and an app that never calls
+    an SDK never does. ``_build_request`` looks ``inject_headers`` up as a module global, so every later attempt
+    calls the real one directly, at no added cost. Two threads here at once both import it (the import system lets
+    one run the module) and both store the same function."""
+    global inject_headers
+    from ._inject import inject_headers as inject
+
+    inject_headers = inject
+    inject(*args)
+
+
+inject_headers: Callable[..., None] = _inject_on_first_use
 
 
 class Patches:

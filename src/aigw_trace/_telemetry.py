@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry._logs import Logger, get_logger
 from opentelemetry.metrics import get_meter
 
 from . import _attributes as A
 from ._config import Settings, latest_genai_conventions
-from ._content import Form, generic_parts, same_parts
 from ._metrics import LatestMetrics, Metrics, ReleasedMetrics
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import Logger
+
+    from ._content import Form
 
 SCOPE = "aigw_trace"
 SCHEMA_URL = A.SCHEMA_URL
@@ -59,11 +62,20 @@ class Telemetry:
         self.times_chunks = settings.time_per_output_chunk
         self.cache_write_key = A.named(A.USAGE_CACHE_CREATION_INPUT_TOKENS, latest)
         """Where the endpoint reader puts the cache-write count (Anthropic adds it to the input tokens)."""
-        self.content_form: Form = generic_parts if latest else same_parts
-        wants_logger = settings.emit_event
-        self.logger: Logger | None = (
-            get_logger(SCOPE, __version__, logger_provider, schema_url=schema_url) if wants_logger else None
-        )
+        self.content_form: Form
+        """How captured content is put into the conventions' part schema. Set only when content is read (captured
+        on the span, or for the inference-details event): ``_content`` is imported only then, and nothing else reads
+        this."""
+        if settings.content.on_span or settings.emit_event:
+            from ._content import generic_parts, same_parts
+
+            self.content_form = generic_parts if latest else same_parts
+        self.logger: Logger | None = None
+        if settings.emit_event:
+            # Imported only here: an instrumentation that emits no events never loads the logs API.
+            from opentelemetry._logs import get_logger
+
+            self.logger = get_logger(SCOPE, __version__, logger_provider, schema_url=schema_url)
         # Read on every call: resolved once here.
         self.content_on_span = settings.content.on_span
         self.content_on_event = settings.content.on_event and self.logger is not None

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, SpanKind, set_span_in_context
@@ -21,9 +20,7 @@ from opentelemetry.util.types import AttributeValue
 
 from . import _attributes as A
 from ._call import CALL_KEY, Call, current_context
-from ._content import capture_inputs
 from ._framework_telemetry import framework_records_metrics
-from ._hooks import RequestInfo
 from ._http_body import watch_body
 from ._install import Patches
 from ._metrics import MetricAttributes
@@ -123,6 +120,8 @@ class Instrumentation(Patches):
                 if tel.logger is not None:
                     event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
                 if tel.content_on_span or tel.content_on_event:
+                    from ._content import capture_inputs  # here: only content capture needs it
+
                     capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
             # The context read above, handed over: the SDK would otherwise read the current one three times.
@@ -201,11 +200,16 @@ class Instrumentation(Patches):
             session = scoped.get(A.CONVERSATION_ID)
             if isinstance(session, str):
                 call.session_id = session
-                if settings.session_baggage and baggage.get_baggage(_SESSION_BAGGAGE_KEY, call.context) is None:
-                    # Only this allow-listed key is ever added; the app's own baggage (and its own session.id)
-                    # stays as it is.
-                    call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
+                if settings.session_baggage:
+                    from opentelemetry import baggage  # here: its regular expressions cost 1 ms at instrument()
+
+                    if baggage.get_baggage(_SESSION_BAGGAGE_KEY, call.context) is None:
+                        # Only this allow-listed key is ever added; the app's own baggage (and its own session.id)
+                        # stays as it is.
+                        call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
         if settings.request_hook is not None:
+            from ._hooks import RequestInfo  # here: only a hook needs it (instrument() does not import it)
+
             info = RequestInfo(
                 provider=str(call._metrics.base[A.PROVIDER_NAME]),
                 operation=call.endpoint.operation,

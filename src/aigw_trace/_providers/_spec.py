@@ -13,7 +13,6 @@ stream summaries and odd gateway shapes (see ``_reader``). So one table serves a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from opentelemetry.util.types import AttributeValue
@@ -416,9 +415,11 @@ class StainlessLayout(Record):
 _STAINLESS = StainlessLayout()
 
 
-@dataclass(frozen=True, eq=False)
-class Provider:
-    """An SDK generated from the Stainless template, and how to recognise its calls. Compared by identity."""
+class Provider(Record):
+    """An SDK generated from the Stainless template, and how to recognise its calls. Compared and hashed by identity
+    (unlike other records); like them written out rather than a frozen ``dataclass`` (cheaper at ``instrument()``)."""
+
+    __slots__ = ("extra_setup", "layout", "name", "package", "provider_name", "route", "supported")
 
     name: str
     """Default ``gen_ai.provider.name``."""
@@ -432,12 +433,34 @@ class Provider:
     """The SDK's ``FinalRequestOptions`` (``method``, ``url``, ``json_data``, …) → endpoint (with :class:`Specifics`
     when the call names ids of its own), or ``None`` for calls this provider does not trace. Runs on every call:
     keep it a dict lookup where possible, and never build an :class:`Endpoint` in it."""
-    layout: StainlessLayout = _STAINLESS
+    layout: StainlessLayout
     """Where the generated SDK keeps what is patched; the template's own layout unless an SDK differs."""
-    provider_name: Callable[[Any], str] | None = None
+    provider_name: Callable[[Any], str] | None
     """Per client class (result cached by class): e.g. ``azure.ai.openai`` for the Azure client."""
-    extra_setup: Callable[[Any], Callable[[], None]] | None = None
+    extra_setup: Callable[[Any], Callable[[], None]] | None
     """Optional SDK-specific patching, given the live instrumentation; returns its undo function."""
+
+    def __init__(
+        self,
+        name: str,
+        package: str,
+        supported: str,
+        route: Route,
+        layout: StainlessLayout = _STAINLESS,
+        provider_name: Callable[[Any], str] | None = None,
+        extra_setup: Callable[[Any], Callable[[], None]] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "name", name)
+        init(self, "package", package)
+        init(self, "supported", supported)
+        init(self, "route", route)
+        init(self, "layout", layout)
+        init(self, "provider_name", provider_name)
+        init(self, "extra_setup", extra_setup)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def version_problem(self) -> str | None:
         """Why the installed release is not traced (one line), or ``None`` when it is in :attr:`supported`."""
