@@ -118,10 +118,11 @@ ONLY_WHEN_USED = ("aigw_trace._hooks", "aigw_trace._content", "aigw_trace._injec
                   "opentelemetry.propagate", "opentelemetry.baggage")  # fmt: skip
 
 
-def test_hooks_content_events_and_injection_are_imported_only_when_they_run():
+def test_hooks_content_events_and_injection_are_imported_only_when_asked_for():
     """A default ``instrument()`` imports neither the hooks' dataclasses, nor the content serialiser, nor the logs
     API, nor the injection module with OpenTelemetry's propagators: the first HTTP attempt imports the last and still
-    sends the span's ``traceparent``; hooks, content and events asked for by a later ``instrument()`` all work."""
+    sends the span's ``traceparent``; hooks, content and events asked for by a later ``instrument()`` are imported
+    by it, once, not by a call, and all work."""
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import json, sys
         import openai, anthropic, httpx2
@@ -178,9 +179,10 @@ def test_hooks_content_events_and_injection_are_imported_only_when_they_run():
     assert out["first call"] == ["aigw_trace._inject", "opentelemetry.baggage", "opentelemetry.propagate"]
     sent, expected = out["traceparent"]
     assert sent == expected
-    assert "aigw_trace._content" in out["instrument() with hooks, content and events"]
-    assert "aigw_trace._hooks" not in out["instrument() with hooks, content and events"]
-    assert "aigw_trace._hooks" in out["call with hooks"]
+    assert {"aigw_trace._content", "aigw_trace._hooks", "opentelemetry._logs"} <= set(
+        out["instrument() with hooks, content and events"]
+    )
+    assert out["call with hooks"] == out["instrument() with hooks, content and events"]
     assert out["hooks saw"] == [True, True]
     assert json.loads(out["span content"][0]) == [{"role": "user", "parts": [{"type": "text", "content": "hello"}]}]
     assert out["events"] == ["gen_ai.client.inference.operation.details"]

@@ -205,9 +205,7 @@ class Call:
                         attrs[A.ERROR_TYPE] = code or A.ERROR_TYPE_OTHER
                         span.set_status(Status(StatusCode.ERROR, "error object in response body"))
                 if self._event_attrs is not None or tel.content_on_span:
-                    from ._content import capture_outputs  # here: only content capture needs it
-
-                    capture_outputs(tel, ep, response, attrs, self._event_attrs)
+                    tel.capture_outputs(tel, ep, response, attrs, self._event_attrs)
 
             ttfc = None
             if self.stream:
@@ -244,10 +242,11 @@ class Call:
                 span.set_attributes(attrs)
             hook = tel.settings.response_hook
             if hook is not None:
-                from ._hooks import ResponseInfo  # here: only a hook needs it (instrument() does not import it)
-
                 try:
-                    hook(span, ResponseInfo(response=response, error=error, stream=self.stream, headers=self.headers))
+                    hook(
+                        span,
+                        tel.response_info(response=response, error=error, stream=self.stream, headers=self.headers),
+                    )
                 except Exception as exc:
                     report("response_hook", exc)
             if self.records_metrics:

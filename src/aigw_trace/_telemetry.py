@@ -13,9 +13,17 @@ from ._metrics import LatestMetrics, Metrics, ReleasedMetrics
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
     from opentelemetry._logs import Logger
+    from opentelemetry.util.types import AttributeValue
 
     from ._content import Form
+    from ._hooks import RequestInfo, ResponseInfo
+    from ._providers._spec import Endpoint
+
+    Capture = Callable[["Telemetry", Endpoint, Any, dict[str, AttributeValue], "dict[str, Any] | None"], None]
 
 SCOPE = "aigw_trace"
 SCHEMA_URL = A.SCHEMA_URL
@@ -31,7 +39,10 @@ class Telemetry:
     """
 
     __slots__ = (
+        "baggage",
         "cache_write_key",
+        "capture_inputs",
+        "capture_outputs",
         "content_form",
         "content_on_event",
         "content_on_span",
@@ -39,6 +50,8 @@ class Telemetry:
         "logger",
         "metrics",
         "records_response_headers",
+        "request_info",
+        "response_info",
         "settings",
         "times_chunks",
         "tracer",
@@ -62,14 +75,30 @@ class Telemetry:
         self.times_chunks = settings.time_per_output_chunk
         self.cache_write_key = A.named(A.USAGE_CACHE_CREATION_INPUT_TOKENS, latest)
         """Where the endpoint reader puts the cache-write count (Anthropic adds it to the input tokens)."""
+        # The modules only some settings need are imported here, once, and only for those settings: instrument()
+        # stays cheap by default and no call pays an import.
+        self.capture_inputs: Capture
+        self.capture_outputs: Capture
         self.content_form: Form
-        """How captured content is put into the conventions' part schema. Set only when content is read (captured
-        on the span, or for the inference-details event): ``_content`` is imported only then, and nothing else reads
-        this."""
+        """Set only when content is read (captured on the span, or for the inference-details event)."""
         if settings.content.on_span or settings.emit_event:
-            from ._content import generic_parts, same_parts
+            from . import _content
 
-            self.content_form = generic_parts if latest else same_parts
+            self.capture_inputs, self.capture_outputs = _content.capture_inputs, _content.capture_outputs
+            self.content_form = _content.generic_parts if latest else _content.same_parts
+        self.request_info: type[RequestInfo]
+        self.response_info: type[ResponseInfo]
+        """What the hooks are handed; set only when a hook is."""
+        if settings.request_hook is not None or settings.response_hook is not None:
+            from ._hooks import RequestInfo, ResponseInfo
+
+            self.request_info, self.response_info = RequestInfo, ResponseInfo
+        self.baggage: ModuleType | None = None
+        """``opentelemetry.baggage`` (its regular expressions cost 1 ms), when the session id goes into baggage."""
+        if settings.session_baggage:
+            from opentelemetry import baggage
+
+            self.baggage = baggage
         self.logger: Logger | None = None
         if settings.emit_event:
             # Imported only here: an instrumentation that emits no events never loads the logs API.

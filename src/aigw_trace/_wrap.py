@@ -120,9 +120,7 @@ class Instrumentation(Patches):
                 if tel.logger is not None:
                     event_attrs = dict(attrs)  # the inference-details event is for endpoints with content only
                 if tel.content_on_span or tel.content_on_event:
-                    from ._content import capture_inputs  # here: only content capture needs it
-
-                    capture_inputs(tel, endpoint, body, attrs, event_attrs)
+                    tel.capture_inputs(tel, endpoint, body, attrs, event_attrs)
 
             # The context read above, handed over: the SDK would otherwise read the current one three times.
             span = tel.tracer.start_span(name, context=ctx, kind=SpanKind.CLIENT, attributes=attrs)
@@ -200,17 +198,13 @@ class Instrumentation(Patches):
             session = scoped.get(A.CONVERSATION_ID)
             if isinstance(session, str):
                 call.session_id = session
-                if settings.session_baggage:
-                    from opentelemetry import baggage  # here: its regular expressions cost 1 ms at instrument()
-
-                    if baggage.get_baggage(_SESSION_BAGGAGE_KEY, call.context) is None:
-                        # Only this allow-listed key is ever added; the app's own baggage (and its own session.id)
-                        # stays as it is.
-                        call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
+                baggage = self.tel.baggage
+                if baggage is not None and baggage.get_baggage(_SESSION_BAGGAGE_KEY, call.context) is None:
+                    # Only this allow-listed key is ever added; the app's own baggage (and its own session.id) stays
+                    # as it is.
+                    call.inject_context = baggage.set_baggage(_SESSION_BAGGAGE_KEY, session, call.context)
         if settings.request_hook is not None:
-            from ._hooks import RequestInfo  # here: only a hook needs it (instrument() does not import it)
-
-            info = RequestInfo(
+            info = self.tel.request_info(
                 provider=str(call._metrics.base[A.PROVIDER_NAME]),
                 operation=call.endpoint.operation,
                 model=model,
