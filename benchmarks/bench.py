@@ -369,9 +369,9 @@ def embeddings_floor_of(h: Harness) -> Callable[[], Any]:
     return run
 
 
-def scenario_batch(h: Harness) -> Callable[[], Any]:
+def scenario_batch(h: Harness, client: Any = None) -> Callable[[], Any]:
     """A call whose span carries ids of its own (a dynamic route): anthropic ``messages.batches.retrieve``."""
-    retrieve = h.anthropic.messages.batches.retrieve
+    retrieve = (client or h.anthropic).messages.batches.retrieve
 
     def run() -> Any:
         return retrieve("msgbatch_1")
@@ -436,7 +436,7 @@ SCENARIOS: dict[str, tuple[Make, Make, bool, Make | None]] = {
         scenario_search, lambda h: id_route_floor_of(h, True), False, None,
     ),
     "anthropic batch retrieve (ids in the span)": (
-        scenario_batch, lambda h: id_route_floor_of(h, False), False, None,
+        scenario_batch, lambda h: id_route_floor_of(h, False), False, lambda h: scenario_batch(h, h.anthropic_native),
     ),
 }  # fmt: skip
 """name → (the call, its floor, whether it streams, the SDK's native tracing alone if it has any)."""

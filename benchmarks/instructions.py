@@ -96,12 +96,13 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--scenarios", nargs="*", default=list(bench.SCENARIOS), help="default: all of bench.py's")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "instructions.json")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="callgrind processes at once")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)")
         return 1
     jobs: dict[tuple[str, str], concurrent.futures.Future[float]] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for name in args.scenarios:
             configs = ["uninstrumented", "floor", "aigw-trace"]
             if bench.SCENARIOS[name][3] is not None:

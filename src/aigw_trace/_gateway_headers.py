@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -99,11 +100,52 @@ def parse_traceresponse(value: str) -> SpanContext | None:
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
 
 
-def _header(headers: Any, get_list: Any, name: str) -> str | None:
+LOWER_KEY = itemgetter(1)
+"""The lower-case name of one entry of an httpx ``Headers``' ``_list`` (when :data:`FLAT_HEADERS` says it has one)."""
+TRACERESPONSE = b"traceresponse"
+
+FLAT_HEADERS: dict[type, bool] = {}
+"""Headers classes seen → whether they are httpx's or httpx2's ``Headers`` with all their state in ``_list``, a list
+of (raw name, lower-case name, value) byte triples (probed once per class by :func:`flat_headers`). For those, a name
+is looked for among the lower-case names at C level (``in map(...)``), where the class's own ``__contains__`` and
+``get_list`` each run two or three Python frames and scan every header, on every response."""
+
+
+def flat_headers(cls: type) -> bool:
+    """Whether ``cls`` is a ``Headers`` class of httpx or httpx2 laid out as :data:`FLAT_HEADERS` says: probed on
+    instances of its own (a name set through the class reads back as a triple, a triple appended reads back through
+    ``get``, ``in`` and ``raw``), so a release that keeps anything else beside ``_list`` answers False and its
+    headers are read through their public methods."""
+    ok = FLAT_HEADERS.get(cls)
+    if ok is not None:
+        return ok
+    ok = False
+    if cls.__name__ == "Headers" and str(getattr(cls, "__module__", "")).split(".")[0] in ("httpx", "httpx2"):
+        try:
+            probe = cls({"X-Probe": "v"})
+            appended = cls()
+            appended._list.append((b"x-probe", b"x-probe", b"w"))
+            ok = (
+                probe._list == [(b"X-Probe", b"x-probe", b"v")]
+                and appended.get("X-Probe") == "w"
+                and "x-PROBE" in appended
+                and appended.get_list("x-probe") == ["w"]
+                and list(appended.raw) == [(b"x-probe", b"w")]
+            )
+        except Exception:
+            ok = False
+    if len(FLAT_HEADERS) < 16:
+        FLAT_HEADERS[cls] = ok
+    return ok
+
+
+def _header(headers: Any, get_list: Any, name: str, present: Any) -> str | None:
     # httpx's `get` raises and catches a KeyError for every absent header, and most responses have none of these.
     if get_list is None:
         value = headers.get(name)
         return value if isinstance(value, str) else None
+    if present is not None and name.encode("latin-1") not in present:
+        return None
     values = get_list(name)
     return ", ".join(values) if values else None
 
@@ -118,16 +160,15 @@ def read_response_headers(
     """Add the allow-listed gateway headers, and what ``traceresponse`` says, to ``attrs`` (a link to the gateway's
     trace goes on ``span`` directly)."""
     get_list = getattr(headers, "get_list", None)
+    flat = get_list is not None and flat_headers(headers.__class__)  # probed on the first response of its class
+    # The lower-case names present, read once, when the headers are httpx's and several are looked for.
+    present = set(map(LOWER_KEY, headers._list)) if wanted and flat else None
     for header, key in wanted:
-        value = _header(headers, get_list, header)
+        value = _header(headers, get_list, header, present)
         if value is not None:
             attrs[key] = value
     if traceresponse:
-        # The common case (an httpx2 response, usually without the header) without a helper call.
-        if get_list is not None:
-            value = ", ".join(get_list("traceresponse"))
-        else:
-            value = _header(headers, get_list, "traceresponse")
+        value = _header(headers, get_list, "traceresponse", present)
         gateway = parse_traceresponse(value) if value else None
         if gateway is not None:
             from . import _attributes as A

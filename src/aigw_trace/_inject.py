@@ -22,6 +22,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._call import Call
+from ._gateway_headers import FLAT_HEADERS, LOWER_KEY, flat_headers
 
 _TRACEPARENT = "traceparent"
 _TRACESTATE = "tracestate"
@@ -30,6 +31,11 @@ _BAGGAGE_KEY = next(iter(baggage.set_baggage("k", "v", Context())))
 _SPAN_KEY = next(iter(set_span_in_context(INVALID_SPAN, Context())))
 
 get_global_textmap = propagate.get_global_textmap
+_GLOBAL_TEXTMAP = "propagator"
+"""The ``opentelemetry.propagate`` module global that ``get_global_textmap()`` returns and ``set_global_textmap()``
+replaces: read directly, without the function's frame, while the module has it."""
+_propagate: Any = propagate if getattr(propagate, _GLOBAL_TEXTMAP, None) is get_global_textmap() else None
+_RAW_NAMES = {_TRACEPARENT: b"traceparent", _TRACESTATE: b"tracestate"}
 
 
 def _w3c_only(textmap: Any) -> bool:
@@ -96,7 +102,7 @@ def inject_headers(
     global _checked
     carrier: dict[str, str] = {}
     context = call.inject_context
-    textmap = get_global_textmap()
+    textmap = _propagate.propagator if _propagate is not None else get_global_textmap()
     checked = _checked
     if checked[0] is not textmap:
         checked = _checked = (textmap, _w3c_only(textmap))
@@ -126,8 +132,22 @@ def inject_headers(
     else:
         extra = getattr(options, "headers", None)
         if not custom and not extra:
+            flat = FLAT_HEADERS.get(headers.__class__)
+            if flat is None:
+                flat = flat_headers(headers.__class__)
+            if not flat:
+                for key, value in carrier.items():
+                    headers[key] = value
+                return
+            # httpx's request headers: what `headers[key] = value` stores, appended without its Python frames (the
+            # name is not there yet: the SDK's request has none of ours unless the HTTP client's defaults add one).
+            entries = headers._list
             for key, value in carrier.items():
-                headers[key] = value
+                raw = _RAW_NAMES.get(key)
+                if raw is not None and value.isascii() and raw not in map(LOWER_KEY, entries):
+                    entries.append((raw, raw, value.encode("ascii")))
+                else:
+                    headers[key] = value
             return
         taken = {str(name).lower() for name in (*custom, *(extra or ()))}
     if _TRACEPARENT in carrier and _TRACEPARENT in taken:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ... import _attributes as A
 from .._spec import Content, Endpoint, Field, Messages, Usage
-from .._values import as_int, as_str, dig
+from .._values import as_int, dig
 from ._chat import (
     CHAT_PARAMETERS,
     CHAT_USAGE,
@@ -79,8 +79,7 @@ def _completion_outputs(response: Any) -> Messages | None:
 
 def _encoding_formats(value: Any) -> list[str] | None:
     # The SDK asks for base64 when the caller names no format (and decodes it): record what is sent.
-    fmt = as_str(value)
-    return [fmt] if fmt is not None else None
+    return [value] if isinstance(value, str) and value else None  # as_str's test, inline: it runs on every call
 
 
 def _dimension_count(data: Any) -> int | None:
@@ -88,7 +87,8 @@ def _dimension_count(data: Any) -> int | None:
     responses, before the SDK decodes them)."""
     if not isinstance(data, list) or not data:
         return None
-    vector = dig(data[0], ("embedding",))
+    first = data[0]  # an SDK model, or a dict from a raw body: dig's one step, inline (it runs on every response)
+    vector = first.get("embedding") if isinstance(first, dict) else getattr(first, "embedding", None)
     if isinstance(vector, list):
         return len(vector) or None
     if isinstance(vector, str) and vector:
