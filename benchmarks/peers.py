@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
     parser.add_argument("--markdown", type=Path, help="print the table of a results file as markdown, and stop")
+    parser.add_argument("--spans-only", action="store_true",
+                        help="also count aigw-trace with its metrics going to the API's no-op meter provider (what a "
+                             "peer that records no metric is compared with like for like)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.markdown:
         _markdown(json.loads(args.markdown.read_text()))
@@ -223,9 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 sdk_set, scenarios = setups[peer]["sdk_set"], list(rows)
                 baseline_needed = not set(scenarios) <= counted.setdefault(sdk_set, set())
                 counted[sdk_set].update(scenarios)
-                configs = (["bare", "aigw-trace"] if baseline_needed else []) + (
-                    [] if peer == "aigw-trace" else ["peer"]
-                )
+                baseline = ["bare", "aigw-trace"] + (["aigw-trace-spans"] if args.spans_only else [])
+                configs = (baseline if baseline_needed else []) + ([] if peer == "aigw-trace" else ["peer"])
                 jobs[peer] = pool.submit(_count, setups[peer]["python_exe"], peer, scenarios, configs, args.calls)
             print(f"callgrind: {len(jobs)} processes, {args.jobs} at a time", flush=True)
             counts: dict[tuple[str, str, str], float] = {}
@@ -243,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 ins = row["instructions"] = dict(base.get((setups[peer]["sdk_set"], sc), {}))
                 if (peer, sc, "peer") in counts:
                     ins["peer"] = counts[(peer, sc, "peer")]
+                if "bare" in ins and "aigw-trace-spans" in ins:
+                    ins["aigw-trace-spans added"] = ins["aigw-trace-spans"] - ins["bare"]
                 if "bare" in ins and "aigw-trace" in ins:
                     ins["aigw-trace added"] = ins["aigw-trace"] - ins["bare"]
                     if "peer" in ins:
@@ -311,6 +315,11 @@ def _table(results: dict[str, dict[str, Any]], setups: dict[str, dict[str, Any]]
             print(f"{sc:<15} {peer:<24} {setups[peer]['sdk_set']:<19} {instr} {ratio_s} {wall_s} {aigw_s} "
                   f"{rec['spans']:>5} {rec['attrs']:>5} {_fmt_metrics(rec['metrics']):<12} "
                   f"{'yes' if rec['traceparent'] else 'no':<3} {'yes' if rec['content'] else 'no'}")  # fmt: skip
+            spans_only, peer_added = ins.get("aigw-trace-spans added"), ins.get("peer added")
+            if key == "peer" and isinstance(spans_only, float) and isinstance(peer_added, float):
+                # Like for like against a peer that records no metric: aigw-trace's span (and traceparent) alone.
+                print(f"{'':<15} {'  aigw-trace, no metrics':<24} {'':<19} {spans_only / 1e3:>7.0f}k "
+                      f"{peer_added / spans_only:>6.2f}")  # fmt: skip
     print("instr+ / wall+: added per call vs the bare SDK in the same venv; ratio: peer's instr+ / aigw-trace's instr+ "
           "on the same SDKs; aigw wall+: aigw-trace in the same process; tp: traceparent sent")  # fmt: skip
 

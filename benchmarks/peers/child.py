@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -152,6 +153,7 @@ class Harness:
         else:
             self.anthropic = self.anthropic_native = anthropic.Anthropic(**common)
         self.instrumentor: Any = None
+        self._aigw_config: str | None = None
         if peer in INSTRUMENTORS:
             module, _, name = INSTRUMENTORS[peer].partition(":")
             self.instrumentor = getattr(importlib.import_module(module), name)()
@@ -180,14 +182,18 @@ class Harness:
                         setattr(cls, key, value)
 
     def toggle(self, config: str) -> None:
-        """Make exactly ``config``'s instrumentation active."""
-        if config != "aigw-trace" and aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry:
+        """Make exactly ``config``'s instrumentation active (``aigw-trace-spans``: aigw-trace with its metrics going
+        to the API's no-op meter provider, so it records only what a peer without metrics records)."""
+        if self._aigw_config != config and aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry:
             aigw_trace.uninstrument()
         if self.instrumentor is not None and config != "peer" and self.instrumentor.is_instrumented_by_opentelemetry:
             self.instrumentor.uninstrument()
             self._restore()
+        self._aigw_config = config
         if config == "aigw-trace":
             aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
+        elif config == "aigw-trace-spans":
+            aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=NoOpMeterProvider())
         elif config == "peer" and self.instrumentor is not None:
             self.instrumentor.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
 
