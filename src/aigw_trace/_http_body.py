@@ -64,8 +64,7 @@ class _Watched:
 def _exhausting(body: Any) -> Iterator[bytes]:
     """Yields nothing: reached when the body's reads are over, it marks the body exhausted."""
     body._exhausted = True
-    return
-    yield
+    yield from ()
 
 
 def _buffered(body: Any) -> Iterator[bytes]:
