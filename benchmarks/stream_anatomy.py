@@ -23,6 +23,9 @@ callgrind's inclusive cost of that function is the part's instructions and L1 mi
 ``--fold`` counts the per-chunk path alone, warm, under callgrind: the stream observer and the OpenAI accumulator over
 ``bench.py``'s 50 chunks, ready-made, against the same chunks yielded bare; instructions per chunk.
 
+``--body`` counts the sync body watcher alone, warm, under callgrind: a body read in 50 pieces (a network stream
+reads about one event at a time) through the watcher against the same body bare; instructions per read.
+
 Run: ``python benchmarks/stream_anatomy.py --blocks 30`` (wall and CPU time) or ``python benchmarks/stream_anatomy.py
 --parts "openai chat stream (50 chunks)" "openai chat"`` (instructions; needs ``valgrind``), with the tests venv's
 python.
@@ -248,6 +251,59 @@ def fold_per_chunk() -> float:
     return (counts[1] - counts[0]) / bench.CHUNKS
 
 
+_BODY_CHILD = """
+import functools, sys
+import httpx2
+from aigw_trace import _http_body
+
+PIECES = [b"data: " + b"x" * 300 + b"\\n\\n"] * {reads}
+
+class Inner(httpx2.SyncByteStream):  # a network body: one read per event
+    def __iter__(self):
+        yield from PIECES
+
+class Call:  # what the watcher asks of a call
+    wants_body = ended = reading = False
+    def end(self, *args, **kwargs):
+        pass
+
+body_type = _http_body._library_of(httpx2.Response).sync_body
+call = Call()
+
+def run():
+    if {bare!r}:
+        for _ in Inner():
+            pass
+    else:
+        body = body_type(Inner(), call)
+        for _ in body:
+            pass
+        body.close()
+
+for _ in range(5):
+    run()
+functools.reduce(lambda _, __: run(), range(100), None)
+"""
+
+
+def body_per_read(reads: int = 50) -> float:
+    """Instructions per read the sync body watcher adds to a body read in ``reads`` pieces (its set-up and close
+    included, spread over the reads), warm, under callgrind."""
+    counts = []
+    for bare in (True, False):
+        code = _BODY_CHILD.format(reads=reads, bare=bare)
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
+             "--callgrind-out-file=/dev/null", sys.executable, "-c", code],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+        match = re.search(r"Collected : (\d+)", proc.stderr)
+        if match is None:
+            raise RuntimeError(proc.stderr[-2000:])
+        counts.append(int(match.group(1)) / 100)
+    return (counts[1] - counts[0]) / reads
+
+
 PARTS = {
     "starmap_next": "Call.end",
     "methodcaller_call": "  of which metric records",
@@ -291,9 +347,13 @@ def main() -> int:
     parser.add_argument("--parts", nargs="*", metavar="SCENARIO", help="count each part under callgrind instead")
     parser.add_argument("--parts-calls", type=int, default=10, help="calls counted per scenario with --parts")
     parser.add_argument("--fold", action="store_true", help="count the per-chunk path alone under callgrind")
+    parser.add_argument("--body", action="store_true", help="count the sync body watcher per read under callgrind")
     args = parser.parse_args()
     if args.fold:
         print(f"observer and OpenAI fold: {fold_per_chunk():.0f} instructions per chunk (warm)")
+        return 0
+    if args.body:
+        print(f"sync body watcher: {body_per_read():.0f} instructions per read of a 50-read body (warm)")
         return 0
     if args.parts:
         for scenario in args.parts:

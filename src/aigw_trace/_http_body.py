@@ -13,6 +13,7 @@ response that did not come through a client of either library has its ``response
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -60,6 +61,20 @@ class _Watched:
             pass
 
 
+def _exhausting(body: Any) -> Iterator[bytes]:
+    """Yields nothing: reached when the body's reads are over, it marks the body exhausted."""
+    body._exhausted = True
+    yield from ()
+
+
+def _buffered(body: Any) -> Iterator[bytes]:
+    buffer = body._buffer
+    for chunk in body._inner:
+        buffer.append(chunk)
+        yield chunk
+    body._exhausted = True
+
+
 def _sync_body_type(base: type[Any]) -> type[Any]:
     def __init__(self: Any, inner: Any, call: Call) -> None:
         self._inner = inner
@@ -68,12 +83,11 @@ def _sync_body_type(base: type[Any]) -> type[Any]:
         self._exhausted = False
 
     def __iter__(self: Any) -> Iterator[bytes]:
-        buffer = self._buffer
-        for chunk in self._inner:
-            if buffer is not None:
-                buffer.append(chunk)
-            yield chunk
-        self._exhausted = True
+        if self._buffer is None:
+            # A stream's body is read once per network read (an event, on a live stream): chained in C, the reads
+            # pass through no Python frame of ours; only the end, which marks the body exhausted, does.
+            return itertools.chain(self._inner, _exhausting(self))
+        return _buffered(self)
 
     def close(self: Any) -> None:
         try:
