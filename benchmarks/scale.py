@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -112,14 +113,14 @@ def _gc_watch() -> Iterator[dict[str, float]]:
         gc.callbacks.remove(callback)
 
 
-def _thread_round(client: Any, threads: int, calls: int) -> tuple[float, float]:
+def _thread_round(call: Any, threads: int, calls: int) -> tuple[float, float]:
     """Calls per second, and this process's CPU seconds per call (the server runs in another process)."""
     barrier = threading.Barrier(threads + 1)
 
     def work() -> None:
         barrier.wait()
         for _ in range(calls):
-            client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, temperature=0.2)
+            call()
 
     pool = [threading.Thread(target=work) for _ in range(threads)]
     for t in pool:
@@ -146,34 +147,52 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int, o
                             http_client=httpx2.Client(limits=httpx2.Limits(max_connections=threads)))  # fmt: skip
     loop = asyncio.new_event_loop()
     out: dict[str, Any] = {}
-    for name, run in (
-        (f"async: {streams} concurrent streams", lambda: loop.run_until_complete(_async_round(aclient, streams))),
-        (f"threads: {threads} threads x {calls} calls, one client", lambda: _thread_round(sclient, threads, calls)),
+
+    def chat() -> Any:
+        return sclient.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, temperature=0.2)
+
+    # The thread rounds also run bench.py's floor around the same call (one span, one inject, three histogram
+    # records, written out by hand), so the ratio aigw-trace reaches is read against what any instrumentation that
+    # records the conventions' span and metrics can reach on this client.
+    floor = bench.floor_of(SimpleNamespace(client=sclient, tracer_provider=tp, meter_provider=mp), False)
+    one_thread = threads * calls // 4
+    for name, run, floored in (
+        (f"async: {streams} concurrent streams",
+         lambda _: loop.run_until_complete(_async_round(aclient, streams)), False),
+        (f"threads: {threads} threads x {calls} calls, one client",
+         lambda call: _thread_round(call, threads, calls), True),
         # The same calls from one thread: CPU per call here against the 32-thread figure shows what contention adds.
-        (f"threads: 1 thread x {threads * calls // 4} calls", lambda: _thread_round(sclient, 1, threads * calls // 4)),
-    ):
+        (f"threads: 1 thread x {one_thread} calls", lambda call: _thread_round(call, 1, one_thread), True),
+    ):  # fmt: skip
         if only and not name.startswith(only):
             continue
-        run()  # warm up: connections open, code paths hot
-        samples: dict[str, list[tuple[float, float]]] = {"bare": [], "aigw-trace": []}
-        gc_rounds: dict[str, list[dict[str, float]]] = {"bare": [], "aigw-trace": []}
+        run(chat)  # warm up: connections open, code paths hot
+        configs = ("bare", "aigw-trace", "floor") if floored else ("bare", "aigw-trace")
+        samples: dict[str, list[tuple[float, float]]] = {c: [] for c in configs}
+        gc_rounds: dict[str, list[dict[str, float]]] = {c: [] for c in configs}
         for r in range(rounds):
-            for config in ("bare", "aigw-trace") if r % 2 == 0 else ("aigw-trace", "bare"):
+            for config in configs[r % len(configs) :] + configs[: r % len(configs)]:
                 if config == "aigw-trace":
                     aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
                 _GC_ROUNDS.clear()
-                samples[config].append(run())
+                samples[config].append(run(floor if config == "floor" else chat))
                 gc_rounds[config] += _GC_ROUNDS
                 if config == "aigw-trace":
                     aigw_trace.uninstrument()
-        bare, ours = (statistics.median(rate for rate, _ in samples[c]) for c in ("bare", "aigw-trace"))
-        cpu_bare, cpu_ours = (statistics.median(cpu for _, cpu in samples[c]) * 1e6 for c in ("bare", "aigw-trace"))
+        rate = {c: statistics.median(r for r, _ in samples[c]) for c in configs}
+        cpu = {c: statistics.median(u for _, u in samples[c]) * 1e6 for c in configs}
+        bare, ours, cpu_bare, cpu_ours = rate["bare"], rate["aigw-trace"], cpu["bare"], cpu["aigw-trace"]
         out[name] = {"bare_per_s": bare, "aigw-trace_per_s": ours, "ratio": ours / bare,
                      "cpu_us_per_item": {"bare": cpu_bare, "aigw-trace": cpu_ours, "added": cpu_ours - cpu_bare},
                      "rounds": samples}  # fmt: skip
         print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}   "
               f"client CPU per item {cpu_bare:>6.0f} -> {cpu_ours:>6.0f} µs (+{cpu_ours - cpu_bare:.0f})",
               flush=True)  # fmt: skip
+        if floored:
+            out[name] |= {"floor_per_s": rate["floor"], "floor_ratio": rate["floor"] / bare}
+            out[name]["cpu_us_per_item"]["floor"] = cpu["floor"]
+            print(f"{'':<46} floor {rate['floor']:>7.0f}/s   ratio {rate['floor'] / bare:.3f}   client CPU per item "
+                  f"{cpu['floor']:>6.0f} µs (+{cpu['floor'] - cpu_bare:.0f})", flush=True)  # fmt: skip
         if gc_rounds["bare"]:
             gc_us = {c: statistics.median(g["seconds"] for g in gc_rounds[c]) * 1e6 for c in gc_rounds}
             runs = {c: {k: statistics.median(g[k] for g in gc_rounds[c]) for k in ("gen0", "gen1", "gen2")}
