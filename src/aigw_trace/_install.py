@@ -22,6 +22,7 @@ Each patch is a plain function installed by :func:`aigw_trace._patch.patch`.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -118,6 +119,34 @@ class Patches:
     # --- the patched methods: each ``make`` gets the SDK's original and returns its replacement ---
 
     def _request_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        generic = self._request_sync_generic(original)
+        if not _takes(original, _REQUEST):
+            return generic
+        begin, finish, detach = self.begin, self.finish, otel_context.detach
+        attach, reset = attach_context, reset_context
+
+        def request(client: Any, cast_to: Any, options: Any, *, stream: Any = _UNSET, stream_cls: Any = _UNSET) -> Any:
+            if stream is _UNSET or stream_cls is _UNSET:  # not how the SDK calls it: the generic path
+                return generic(client, cast_to, options, **_given(stream=stream, stream_cls=stream_cls))
+            call = begin(client, (cast_to, options), {"stream": stream, "stream_cls": stream_cls})
+            if call is None:
+                return original(client, cast_to, options, stream=stream, stream_cls=stream_cls)
+            token = attach(call.context)  # type: ignore[arg-type]
+            try:
+                result = original(client, cast_to, options, stream=stream, stream_cls=stream_cls)
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            finally:
+                try:
+                    reset(token)
+                except Exception:  # a token of another context: the API's detach logs it, as it always has
+                    detach(token)
+            return finish(call, result)
+
+        return request
+
+    def _request_sync_generic(self, original: Callable[..., Any]) -> Callable[..., Any]:
         begin, finish, detach = self.begin, self.finish, otel_context.detach
         attach, reset = attach_context, reset_context
 
@@ -141,6 +170,36 @@ class Patches:
         return request
 
     def _request_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        generic = self._request_async_generic(original)
+        if not _takes(original, _REQUEST):
+            return generic
+        begin, finish, detach = self.begin, self.finish, otel_context.detach
+        attach, reset = attach_context, reset_context
+
+        async def request(
+            client: Any, cast_to: Any, options: Any, *, stream: Any = _UNSET, stream_cls: Any = _UNSET
+        ) -> Any:
+            if stream is _UNSET or stream_cls is _UNSET:  # not how the SDK calls it: the generic path
+                return await generic(client, cast_to, options, **_given(stream=stream, stream_cls=stream_cls))
+            call = begin(client, (cast_to, options), {"stream": stream, "stream_cls": stream_cls})
+            if call is None:
+                return await original(client, cast_to, options, stream=stream, stream_cls=stream_cls)
+            token = attach(call.context)  # type: ignore[arg-type]
+            try:
+                result = await original(client, cast_to, options, stream=stream, stream_cls=stream_cls)
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            finally:
+                try:
+                    reset(token)
+                except Exception:  # a token of another context: the API's detach logs it, as it always has
+                    detach(token)
+            return finish(call, result)
+
+        return request
+
+    def _request_async_generic(self, original: Callable[..., Any]) -> Callable[..., Any]:
         begin, finish, detach = self.begin, self.finish, otel_context.detach
         attach, reset = attach_context, reset_context
 
@@ -168,13 +227,31 @@ class Patches:
         hosts = self.tel.settings.inject_hosts
         session_headers = self.tel.settings.session_headers
 
-        def _build_request(client: Any, *args: Any, **kwargs: Any) -> Any:
-            request = original(client, *args, **kwargs)
+        if not _takes(original, _BUILD_REQUEST):
+
+            def _build_request_generic(client: Any, *args: Any, **kwargs: Any) -> Any:
+                request = original(client, *args, **kwargs)
+                call = get_current().get(CALL_KEY)
+                if call.__class__ is Call:
+                    try:
+                        if hosts is None or hosts.allows(request.url.host):
+                            options = args[0] if args else kwargs["options"]
+                            inject_headers(request.headers, call, session_headers, client, options)
+                    except Exception as exc:
+                        report("injecting trace context", exc)
+                return request
+
+            return _build_request_generic
+
+        def _build_request(client: Any, options: Any, *, retries_taken: Any = _UNSET) -> Any:
+            if retries_taken is _UNSET:
+                request = original(client, options)
+            else:
+                request = original(client, options, retries_taken=retries_taken)
             call = get_current().get(CALL_KEY)  # current_call(), without a frame: this runs per attempt
             if call.__class__ is Call:
                 try:
                     if hosts is None or hosts.allows(request.url.host):
-                        options = args[0] if args else kwargs["options"]
                         inject_headers(request.headers, call, session_headers, client, options)
                 except Exception as exc:
                     report("injecting trace context", exc)
@@ -185,17 +262,91 @@ class Patches:
     def _process_response(self, original: Callable[..., Any]) -> Callable[..., Any]:
         get_current = current_context
 
-        def _process_response(client: Any, *args: Any, **kwargs: Any) -> Any:
+        def note(response: Any) -> None:
             # The one place every successful call's final HTTP response passes, with its headers (read when it
             # ends).
             call = get_current().get(CALL_KEY)
-            if call.__class__ is Call and call.headers is None:
-                response = kwargs.get("response")
-                if response is not None:
-                    call.headers = response.headers
-            return original(client, *args, **kwargs)
+            if call.__class__ is Call and call.headers is None and response is not None:
+                call.headers = response.headers
+
+        if not _takes(original, _PROCESS_RESPONSE):
+
+            def _process_response_generic(client: Any, *args: Any, **kwargs: Any) -> Any:
+                note(kwargs.get("response"))
+                return original(client, *args, **kwargs)
+
+            return _process_response_generic
+
+        def _process_response(
+            client: Any,
+            *,
+            cast_to: Any,
+            options: Any,
+            response: Any,
+            stream: Any,
+            stream_cls: Any,
+            retries_taken: Any = _UNSET,
+        ) -> Any:
+            call = get_current().get(CALL_KEY)  # note(response), inline: it runs on every call
+            if call.__class__ is Call and call.headers is None and response is not None:
+                call.headers = response.headers
+            if retries_taken is _UNSET:
+                return original(
+                    client, cast_to=cast_to, options=options, response=response, stream=stream, stream_cls=stream_cls
+                )
+            return original(
+                client,
+                cast_to=cast_to,
+                options=options,
+                response=response,
+                stream=stream,
+                stream_cls=stream_cls,
+                retries_taken=retries_taken,
+            )
 
         return _process_response
+
+
+_UNSET: Any = object()
+"""A keyword the caller left out: passed on only when given, so the SDK's own default applies."""
+
+_Signature = tuple[tuple[str, inspect._ParameterKind], ...]
+_POS, _KW = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
+_REQUEST: tuple[_Signature, ...] = (
+    (("self", _POS), ("cast_to", _POS), ("options", _POS), ("stream", _KW), ("stream_cls", _KW)),
+)
+_BUILD_REQUEST: tuple[_Signature, ...] = (
+    (("self", _POS), ("options", _POS)),
+    (("self", _POS), ("options", _POS), ("retries_taken", _KW)),
+)
+_PROCESS_RESPONSE: tuple[_Signature, ...] = tuple(
+    (("self", _POS), *((name, _KW) for name in ("cast_to", "options", "response", "stream", "stream_cls")), *last)
+    for last in ((), (("retries_taken", _KW),))
+)
+
+
+def _takes(original: Callable[..., Any], signatures: tuple[_Signature, ...]) -> bool:
+    """Whether ``original``'s parameters are one of ``signatures`` (names and kinds, in order; the optional ones
+    have defaults), so a replacement with named parameters accepts exactly the calls it does and forwards them
+    without repacking ``*args, **kwargs`` (some 2.5k instructions a frame). Otherwise (another SDK release, a
+    wrapper that hides its signature) the generic replacement forwards whatever it gets."""
+    try:
+        params = tuple(inspect.signature(original).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    found = tuple((p.name, p.kind) for p in params)
+    if found not in signatures:
+        return False
+    required = (
+        {"self", "cast_to", "options", "response", "stream", "stream_cls"}
+        if signatures is _PROCESS_RESPONSE
+        else {"self", "cast_to", "options"}
+    )
+    return all((p.default is inspect.Parameter.empty) == (p.name in required) for p in params)
+
+
+def _given(**kwargs: Any) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not _UNSET}
 
 
 def _copies_below(owner: type[Any], method: str, original: Any) -> list[type[Any]]:

@@ -257,3 +257,39 @@ def test_instrumenting_anthropic_marks_its_omit_sentinel_absent_until_undone(aig
     assert (
         requested(anthropic_provider.MESSAGES, {"thinking": anthropic.Omit(), "output_config": anthropic.Omit()}) == {}
     )
+
+
+def _fresh(endpoint: Endpoint) -> Endpoint:
+    return Endpoint(operation=endpoint.operation, request=endpoint.request, model=endpoint.model)
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_the_compiled_request_reader_records_what_the_loop_does_in_either_conventions(first: int) -> None:
+    """The first call puts a straight-line function in the endpoint's ``read_request``; calls in the other column's
+    keys (anthropic's ``top_k`` differs in type) go through the loop, and every body reads as the loop reads it."""
+    bodies: list[tuple[Endpoint, dict[str, Any]]] = [
+        (anthropic_provider.MESSAGES, {"model": "c", "top_k": 5, "temperature": 0.5, "top_p": Omitted()}),
+        (anthropic_provider.MESSAGES, {"model": "c", "top_k": Omitted(), "stop_sequences": ["x"], "max_tokens": 9}),
+        (openai_provider.CHAT, {"model": "g", "max_tokens": 3, "max_completion_tokens": 4, "seed": 0}),
+        (openai_provider.CHAT, {"max_completion_tokens": 4, "max_tokens": 3, "temperature": 1, "n": None}),
+        (openai_provider.CHAT, {"response_format": {"type": "json_schema"}, "stop": "s", "top_p": True}),
+        (openai_provider.EMBEDDINGS, {"dimensions": 256, "encoding_format": "base64", "input": "hi"}),
+        (openai_provider.EMBEDDINGS, {"dimensions": 0, "encoding_format": ""}),
+    ]
+    for declared, body in bodies:
+        endpoint = _fresh(declared)
+        assert "read_request" not in vars(endpoint)
+        expected = []
+        for conventions in (0, 1):
+            attrs: dict[str, Any] = {}
+            endpoint._read_request_loop(body, attrs, conventions)
+            expected.append(attrs)
+        got: dict[int, dict[str, Any]] = {}
+        for conventions in (first, 1 - first, first, 1 - first):
+            attrs = {}
+            endpoint.read_request(body, attrs, conventions)
+            assert got.setdefault(conventions, attrs) == attrs
+            assert {k: type(v) for k, v in attrs.items()} == {k: type(v) for k, v in expected[conventions].items()}
+        assert "read_request" in vars(endpoint)  # compiled once, on the first call
+        assert got == {0: expected[0], 1: expected[1]}
+    assert expected[0] == {A.EMBEDDINGS_DIMENSION_COUNT: 0}  # a falsy value still goes through its converter

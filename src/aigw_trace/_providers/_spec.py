@@ -19,7 +19,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import _attributes as A
 from ._reader import Reader
-from ._request import Param, RequestEntry, compile_request, group_request
+from ._request import Param, RequestEntry, compile_read, compile_request, group_request
 from ._values import Convert, Path, Record, as_float, as_int, as_str
 
 Messages = list[dict[str, Any]]
@@ -258,7 +258,22 @@ class Endpoint:
 
     def read_request(self, body: Mapping[str, Any], attrs: dict[str, AttributeValue], conventions: int = 0) -> None:
         """Add the attributes the request body's parameters give to ``attrs``, in the keys of ``conventions`` (0:
-        released, 1: latest; the column the telemetry chose at ``instrument()`` time)."""
+        released, 1: latest; the column the telemetry chose at ``instrument()`` time).
+
+        The first call compiles the column into one straight-line function (:func:`~._request.compile_read`) and
+        puts it on this endpoint as its own ``read_request``, which every later call then calls directly: no loop,
+        no bound method. That function sends a call in the other column's keys to :meth:`_read_request_loop`."""
+        table = self.request_tables[conventions].table  # compiles a pending column
+        released, latest = self.request_tables
+        other = None if released is latest else self._read_request_loop
+        read = compile_read(table, conventions, other)
+        object.__setattr__(self, "read_request", read)
+        read(body, attrs, conventions)
+
+    def _read_request_loop(
+        self, body: Mapping[str, Any], attrs: dict[str, AttributeValue], conventions: int = 0
+    ) -> None:
+        """:meth:`read_request` as a loop over the compiled column, for the column its function was not made for."""
         table, keys, entries = self.request_tables[conventions]
         if not table:
             return
