@@ -34,6 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "peers" / "child.py"
 VENVS = ROOT / ".nox" / "peer-venvs"
+VARIANTS = {
+    "spans": "its metrics to the API's no-op meter provider",
+    "local": "propagate=False: no traceparent sent",
+}
+"""``--variants``: aigw-trace configurations that record less (``aigw-trace-<name>`` in ``peers/child.py``)."""
 
 OTEL_SDK = "opentelemetry-sdk==1.45.2"
 SDK_SETS = {  # newest first: the newest major's release the test suite pins, then the last release of older majors
@@ -175,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
     parser.add_argument("--markdown", type=Path, help="print the table of a results file as markdown, and stop")
-    parser.add_argument("--spans-only", action="store_true",
-                        help="also count aigw-trace with its metrics going to the API's no-op meter provider (what a "
-                             "peer that records no metric is compared with like for like)")  # fmt: skip
+    parser.add_argument("--variants", nargs="*", default=[], choices=list(VARIANTS),
+                        help="also count aigw-trace recording less, to set it like for like against a peer that "
+                             "records less: " + "; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))  # fmt: skip
     args = parser.parse_args(argv)
     if args.markdown:
         _markdown(json.loads(args.markdown.read_text()))
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 sdk_set, scenarios = setups[peer]["sdk_set"], list(rows)
                 baseline_needed = not set(scenarios) <= counted.setdefault(sdk_set, set())
                 counted[sdk_set].update(scenarios)
-                baseline = ["bare", "aigw-trace"] + (["aigw-trace-spans"] if args.spans_only else [])
+                baseline = ["bare", "aigw-trace", *(f"aigw-trace-{v}" for v in args.variants)]
                 configs = (baseline if baseline_needed else []) + ([] if peer == "aigw-trace" else ["peer"])
                 jobs[peer] = pool.submit(_count, setups[peer]["python_exe"], peer, scenarios, configs, args.calls)
             print(f"callgrind: {len(jobs)} processes, {args.jobs} at a time", flush=True)
@@ -245,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
                 ins = row["instructions"] = dict(base.get((setups[peer]["sdk_set"], sc), {}))
                 if (peer, sc, "peer") in counts:
                     ins["peer"] = counts[(peer, sc, "peer")]
-                if "bare" in ins and "aigw-trace-spans" in ins:
-                    ins["aigw-trace-spans added"] = ins["aigw-trace-spans"] - ins["bare"]
+                for variant in VARIANTS:
+                    if "bare" in ins and f"aigw-trace-{variant}" in ins:
+                        ins[f"aigw-trace-{variant} added"] = ins[f"aigw-trace-{variant}"] - ins["bare"]
                 if "bare" in ins and "aigw-trace" in ins:
                     ins["aigw-trace added"] = ins["aigw-trace"] - ins["bare"]
                     if "peer" in ins:
@@ -315,11 +321,13 @@ def _table(results: dict[str, dict[str, Any]], setups: dict[str, dict[str, Any]]
             print(f"{sc:<15} {peer:<24} {setups[peer]['sdk_set']:<19} {instr} {ratio_s} {wall_s} {aigw_s} "
                   f"{rec['spans']:>5} {rec['attrs']:>5} {_fmt_metrics(rec['metrics']):<12} "
                   f"{'yes' if rec['traceparent'] else 'no':<3} {'yes' if rec['content'] else 'no'}")  # fmt: skip
-            spans_only, peer_added = ins.get("aigw-trace-spans added"), ins.get("peer added")
-            if key == "peer" and isinstance(spans_only, float) and isinstance(peer_added, float):
-                # Like for like against a peer that records no metric: aigw-trace's span (and traceparent) alone.
-                print(f"{'':<15} {'  aigw-trace, no metrics':<24} {'':<19} {spans_only / 1e3:>7.0f}k "
-                      f"{peer_added / spans_only:>6.2f}")  # fmt: skip
+            peer_added = ins.get("peer added")
+            for variant, what in VARIANTS.items():
+                less = ins.get(f"aigw-trace-{variant} added")
+                if key == "peer" and isinstance(less, float) and isinstance(peer_added, float):
+                    # Like for like against a peer that records less than aigw-trace does by default.
+                    print(f"{'':<15} {'  aigw-trace, ' + variant:<24} {'':<19} {less / 1e3:>7.0f}k "
+                          f"{peer_added / less:>6.2f}   ({what})")  # fmt: skip
     print("instr+ / wall+: added per call vs the bare SDK in the same venv; ratio: peer's instr+ / aigw-trace's instr+ "
           "on the same SDKs; aigw wall+: aigw-trace in the same process; tp: traceparent sent")  # fmt: skip
 

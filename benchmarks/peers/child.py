@@ -183,7 +183,8 @@ class Harness:
 
     def toggle(self, config: str) -> None:
         """Make exactly ``config``'s instrumentation active (``aigw-trace-spans``: aigw-trace with its metrics going
-        to the API's no-op meter provider, so it records only what a peer without metrics records)."""
+        to the API's no-op meter provider; ``aigw-trace-local``: without sending ``traceparent``; each records only
+        what a peer that records less records)."""
         if self._aigw_config != config and aigw_trace.AIGatewayInstrumentor().is_instrumented_by_opentelemetry:
             aigw_trace.uninstrument()
         if self.instrumentor is not None and config != "peer" and self.instrumentor.is_instrumented_by_opentelemetry:
@@ -194,6 +195,10 @@ class Harness:
             aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
         elif config == "aigw-trace-spans":
             aigw_trace.instrument(tracer_provider=self.tracer_provider, meter_provider=NoOpMeterProvider())
+        elif config == "aigw-trace-local":
+            aigw_trace.instrument(
+                tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, propagate=False
+            )
         elif config == "peer" and self.instrumentor is not None:
             self.instrumentor.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
 
