@@ -236,19 +236,21 @@ functools.reduce(lambda _, __: run(), range(100), None)
 
 def fold_per_chunk() -> float:
     """Instructions per chunk the observer and the OpenAI fold add, warm (see the module's docstring)."""
-    counts = []
-    for bare in (True, False):
-        code = _FOLD_CHILD.format(bench_dir=str(Path(__file__).parent), bare=bare)
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
-             "--callgrind-out-file=/dev/null", sys.executable, "-c", code],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-        )  # fmt: skip
-        match = re.search(r"Collected : (\d+)", proc.stderr)
-        if match is None:
-            raise RuntimeError(proc.stderr[-2000:])
-        counts.append(int(match.group(1)) / 100)
-    return (counts[1] - counts[0]) / bench.CHUNKS
+    bare, observed = (_reduced(_FOLD_CHILD.format(bench_dir=str(Path(__file__).parent), bare=b)) for b in (True, False))
+    return (observed - bare) / bench.CHUNKS
+
+
+def _reduced(code: str) -> float:
+    """Instructions per run of the 100 in ``code``'s ``functools.reduce``, counted alone under callgrind."""
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
+         "--callgrind-out-file=/dev/null", sys.executable, "-c", code],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+    )  # fmt: skip
+    match = re.search(r"Collected : (\d+)", proc.stderr)
+    if match is None:
+        raise RuntimeError(proc.stderr[-2000:])
+    return int(match.group(1)) / 100
 
 
 _BODY_CHILD = """
@@ -289,19 +291,8 @@ functools.reduce(lambda _, __: run(), range(100), None)
 def body_per_read(reads: int = 50) -> float:
     """Instructions per read the sync body watcher adds to a body read in ``reads`` pieces (its set-up and close
     included, spread over the reads), warm, under callgrind."""
-    counts = []
-    for bare in (True, False):
-        code = _BODY_CHILD.format(reads=reads, bare=bare)
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
-             "--callgrind-out-file=/dev/null", sys.executable, "-c", code],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-        )  # fmt: skip
-        match = re.search(r"Collected : (\d+)", proc.stderr)
-        if match is None:
-            raise RuntimeError(proc.stderr[-2000:])
-        counts.append(int(match.group(1)) / 100)
-    return (counts[1] - counts[0]) / reads
+    bare, watched = (_reduced(_BODY_CHILD.format(reads=reads, bare=b)) for b in (True, False))
+    return (watched - bare) / reads
 
 
 PARTS = {
