@@ -166,18 +166,15 @@ def starmap(f):
     return lambda *a, **k: next(itertools.starmap(functools.partial(f, *a, **k), ((),)))
 def accumulate(f):
     return lambda *a, **k: list(itertools.accumulate((None, None), lambda x, y: f(*a, **k)))[-1]
-def takewhile(f):
-    def run(*a, **k):
-        out = []
-        list(itertools.takewhile(lambda _: out.append(f(*a, **k)), (None,)))
-        return out[0]
-    return run
-def filterfalse(f):
-    def run(*a, **k):
-        out = []
-        list(itertools.filterfalse(lambda _: out.append(f(*a, **k)), (None,)))
-        return out[0]
-    return run
+def through(c_function):  # f runs once as the predicate of c_function over one item; its result is kept
+    def wrap(f):
+        def run(*a, **k):
+            out = []
+            list(c_function(lambda _: out.append(f(*a, **k)), (None,)))
+            return out[0]
+        return run
+    return wrap
+takewhile, filterfalse = through(itertools.takewhile), through(itertools.filterfalse)
 def methodcaller(f):
     return lambda *a, **k: operator.methodcaller("__call__")(functools.partial(f, *a, **k))
 
