@@ -333,6 +333,96 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
     return run
 
 
+def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
+    """The least an instrumentation that records a stream as the conventions ask can do, written out by hand.
+
+    The floor of ``SCENARIOS`` reads each chunk in the caller's own loop and records no time to the first chunk, so
+    its premium over the plain call is not one an instrumentation can have. This one adds what an instrumentation
+    cannot avoid on a stream: a generator in front of the SDK's (the caller iterates the stream, not the
+    instrumentation), the finish reason and usage read off the chunks (OpenAI: the choice's finish reason, the usage
+    chunk; Anthropic: the event's type, the start and delta events), and the time-to-first-chunk record the
+    conventions recommend for a stream, as aigw-trace makes it. The span ends when the stream does.
+    ``nox -s bench`` times it beside the stream (config ``stream floor``) and ``stream_anatomy.py --premium`` counts
+    its premium over the plain call's floor against aigw-trace's."""
+    tracer, duration, tokens = _floor_instruments(h)
+    ttfc = h.meter_provider.get_meter("floor").create_histogram(
+        A.METRIC_TIME_TO_FIRST_CHUNK, unit="s", explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS)
+    )
+    openai_call = provider == "openai"
+    model = "gpt-4o" if openai_call else "claude-haiku-4-5"
+    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: provider, A.REQUEST_MODEL: model,
+                   A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
+
+    def end(span: Any, t0: float, first_at: float, response: tuple[Any, Any, list[str], int, int]) -> None:
+        response_id, response_model, finish, input_tokens, output_tokens = response
+        span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
+                             A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: input_tokens,
+                             A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
+        span.end()
+        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model or ""}
+        duration.record(time.perf_counter() - t0, attrs)
+        ttfc.record(first_at - t0, attrs)
+        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
+        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+
+    def observe_chunks(chunks: Any, span: Any, t0: float) -> Any:
+        first_at = 0.0
+        response_id = response_model = usage = None
+        finish: list[str] = []
+        for chunk in chunks:
+            if not first_at:
+                first_at = time.perf_counter()
+                response_id, response_model = chunk.id, chunk.model
+            choices = chunk.choices
+            if choices:
+                reason = choices[0].finish_reason
+                if reason is not None:
+                    finish.append(reason)
+            else:
+                usage = chunk.usage
+            yield chunk
+        end(span, t0, first_at, (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens))
+
+    def observe_events(events: Any, span: Any, t0: float) -> Any:
+        first_at = 0.0
+        message_id = response_model = None
+        finish: list[str] = []
+        input_tokens = output_tokens = 0
+        for event in events:
+            if not first_at:
+                first_at = time.perf_counter()
+            kind = event.type
+            if kind == "message_start":
+                message = event.message
+                message_id, response_model, input_tokens = message.id, message.model, message.usage.input_tokens
+            elif kind == "message_delta":
+                finish.append(event.delta.stop_reason)
+                output_tokens = event.usage.output_tokens
+            yield event
+        end(span, t0, first_at, (message_id, response_model, finish, input_tokens, output_tokens))
+
+    def run() -> Any:
+        t0 = time.perf_counter()
+        span = tracer.start_span(f"chat {model}", kind=SpanKind.CLIENT, attributes=start_attrs)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=set_span_in_context(span))
+        if openai_call:
+            options = {"include_usage": True}
+            chunks = h.client.chat.completions.create(
+                model=model, messages=MESSAGES, stream=True, stream_options=options, extra_headers=carrier
+            )
+            items = observe_chunks(chunks, span, t0)
+        else:
+            events = h.anthropic.messages.create(
+                model=model, max_tokens=256, messages=ANTHROPIC_MESSAGES, stream=True, extra_headers=carrier
+            )
+            items = observe_events(events, span, t0)
+        for _ in items:
+            pass
+
+    return run
+
+
 def scenario_embeddings(h: Harness) -> Callable[[], Any]:
     create = h.client.embeddings.create
 
@@ -463,6 +553,8 @@ def measure(h: Harness, blocks: int, calls: int, scenarios: Sequence[str] = ()) 
         }
         if make_native is not None:
             configs["sdk native"] = (make_native(h), False)
+        if stream:
+            configs["stream floor"] = (stream_floor_of(h, name.split()[0]), False)
         medians: dict[str, list[float]] = {c: [] for c in configs}
         order = list(configs)
         for fn, instrumented in configs.values():  # warm up
@@ -482,7 +574,7 @@ def measure(h: Harness, blocks: int, calls: int, scenarios: Sequence[str] = ()) 
             row[f"{config} median_us"] = statistics.median(values) * 1e6
             row[f"{config} p10_us"] = ordered[max(0, len(ordered) // 10)] * 1e6
         bare = medians["uninstrumented"]
-        for config in ("floor", "aigw-trace", "sdk native"):
+        for config in ("floor", "aigw-trace", "sdk native", "stream floor"):
             if config in medians:
                 paired = [m - b for m, b in zip(medians[config], bare, strict=True)]
                 row[f"{config} added_us"] = statistics.median(paired) * 1e6
@@ -502,7 +594,8 @@ adds to the plain call (issue 18 asks for it to halve)."""
 
 
 def stream_premiums(results: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """What a stream costs beyond a plain call, added time against added time, for aigw-trace and the floor."""
+    """What a stream costs beyond a plain call, added time against added time, for aigw-trace, the floor, and the
+    stream floor (:func:`stream_floor_of`, against the plain call's floor)."""
     out = {}
     for provider, (plain, stream) in STREAM_PAIRS.items():
         if plain in results and stream in results:
@@ -510,6 +603,9 @@ def stream_premiums(results: dict[str, dict[str, float]]) -> dict[str, dict[str,
                 f"{config}_us": results[stream][f"{config} added_us"] - results[plain][f"{config} added_us"]
                 for config in ("aigw-trace", "floor")
             }
+            out[provider]["stream floor_us"] = (
+                results[stream]["stream floor added_us"] - results[plain]["floor added_us"]
+            )
     return out
 
 
@@ -568,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     premiums = stream_premiums(results)
     for name, premium in premiums.items():
         print(f"{name}: a stream's premium over a plain call: aigw-trace {premium['aigw-trace_us']:+.0f} µs, "
-              f"floor {premium['floor_us']:+.0f} µs")  # fmt: skip
+              f"floor {premium['floor_us']:+.0f} µs, stream floor {premium['stream floor_us']:+.0f} µs")  # fmt: skip
     output: dict[str, Any] = {
         "python": sys.version.split()[0],
         "load_average": {"before": load_before, "after": os.getloadavg()},

@@ -26,6 +26,11 @@ callgrind's inclusive cost of that function is the part's instructions and L1 mi
 ``--body`` counts the sync body watcher alone, warm, under callgrind: a body read in 50 pieces (a network stream
 reads about one event at a time) through the watcher against the same body bare; instructions per read.
 
+``--premium`` counts the premium itself under callgrind (what a configuration adds to the stream, less what it adds
+to the plain call) for aigw-trace and for ``bench.stream_floor_of`` (the least an instrumentation that records a
+stream as the conventions ask, time to first chunk included, can add), all six configurations interleaved in one
+process (see :func:`premiums`).
+
 Run: ``python benchmarks/stream_anatomy.py --blocks 30`` (wall and CPU time) or ``python benchmarks/stream_anatomy.py
 --parts "openai chat stream (50 chunks)" "openai chat"`` (instructions; needs ``valgrind``), with the tests venv's
 python.
@@ -292,6 +297,105 @@ def body_per_read(reads: int = 50) -> float:
     return (watched - bare) / reads
 
 
+def _inclusive(code: str, cache_sim: bool) -> str:
+    """``callgrind_annotate``'s inclusive costs per function of what runs inside ``code``'s ``functools.reduce``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--cache-sim={'yes' if cache_sim else 'no'}", "--collect-atstart=no",
+             "--toggle-collect=functools_reduce", f"--callgrind-out-file={out}", sys.executable, "-c", code],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+        return subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
+_PREMIUM_CHILD = """
+import functools, gc, itertools, operator, sys
+sys.path.insert(0, {bench_dir!r})
+import bench
+
+def starmap(f):
+    next(itertools.starmap(f, ((),)))
+def accumulate(f):
+    list(itertools.accumulate((None, None), lambda x, y: f()))
+def takewhile(f):
+    list(itertools.takewhile(lambda _: f() and False, (None,)))
+def dropwhile(f):
+    list(itertools.dropwhile(lambda _: f() and False, (None,)))
+def filterfalse(f):
+    list(itertools.filterfalse(lambda _: f() and False, (None,)))
+def methodcaller(f):
+    operator.methodcaller("__call__")(f)
+
+h = bench.Harness.create()
+plain, stream = {pair!r}
+bare = {{"bare plain": (bench.SCENARIOS[plain][0](h), starmap),
+         "bare stream": (bench.SCENARIOS[stream][0](h), takewhile),
+         "floor plain": (bench.SCENARIOS[plain][1](h), dropwhile),
+         "stream floor": (bench.stream_floor_of(h, {provider!r}), filterfalse)}}
+ours = {{"aigw-trace plain": (bench.SCENARIOS[plain][0](h), accumulate),
+         "aigw-trace stream": (bench.SCENARIOS[stream][0](h), methodcaller)}}
+
+def measured(configs, turn):
+    for fn, _ in configs.values():  # one unmeasured call each after the toggle: nothing cold is counted
+        fn()
+    order = list(configs.values())
+    for fn, marker in order[turn % len(order):] + order[: turn % len(order)]:
+        marker(fn)
+
+def rounds(_, __):
+    for turn in range({runs}):
+        h.uninstrument()
+        measured(bare, turn)
+        h.instrument()
+        measured(ours, turn)
+
+for configs, toggle in ((bare, h.uninstrument), (ours, h.instrument)):
+    toggle()
+    for _ in range(10):
+        for fn, _ in configs.values():
+            fn()
+gc.collect()
+gc.freeze()
+functools.reduce(rounds, range(1), None)
+"""
+
+PREMIUM_MARKERS = {
+    "starmap_next": "bare plain",
+    "takewhile_next": "bare stream",
+    "dropwhile_next": "floor plain",
+    "filterfalse_next": "stream floor",
+    "accumulate_next": "aigw-trace plain",
+    "methodcaller_call": "aigw-trace stream",
+}
+"""The C function each configuration's measured calls run inside (nothing else in these calls runs them): its
+inclusive cost is that configuration's, though all run interleaved in one process."""
+
+
+def premiums(provider: str, runs: int = 20) -> dict[str, float]:
+    """What the stream floor and aigw-trace add to the stream beyond what they add to the plain call, in instructions
+    per call, all six configurations counted in one callgrind process, interleaved call by call (order rotated,
+    instrumentation toggled each round, one unmeasured call after each toggle). Counted in separate processes, a
+    stream's total moves with the allocator's and the collector's state (aigw-trace's OpenAI stream counted 46,845k
+    and 46,932k in two identical runs with the collector off), by more than half the premium; interleaved, every
+    configuration meets the same states."""
+    code = _PREMIUM_CHILD.format(bench_dir=str(Path(__file__).parent), pair=PAIRS[provider], provider=provider,
+                                 runs=runs)  # fmt: skip
+    counts: dict[str, float] = {}
+    for line in _inclusive(code, cache_sim=False).splitlines():
+        match = re.match(r"\s*([\d,]+) .*?:(\w+) \[", line)
+        if match and match.group(2) in PREMIUM_MARKERS and PREMIUM_MARKERS[match.group(2)] not in counts:
+            counts[PREMIUM_MARKERS[match.group(2)]] = int(match.group(1).replace(",", "")) / runs
+    plain_floor = counts["floor plain"] - counts["bare plain"]
+    plain_ours = counts["aigw-trace plain"] - counts["bare plain"]
+    return {
+        **counts,
+        "stream floor premium": counts["stream floor"] - counts["bare stream"] - plain_floor,
+        "aigw-trace premium": counts["aigw-trace stream"] - counts["bare stream"] - plain_ours,
+    }
+
+
 PARTS = {
     "starmap_next": "Call.end",
     "methodcaller_call": "  of which metric records",
@@ -304,15 +408,7 @@ PARTS = {
 def parts(scenario: str, calls: int) -> dict[str, dict[str, float]]:
     """Instructions and L1 misses per call of each part (see the module's docstring), and of the whole call."""
     code = _PARTS_CHILD.format(bench_dir=str(Path(__file__).parent), scenario=scenario, calls=calls)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(
-            ["valgrind", "--tool=callgrind", "--cache-sim=yes", "--collect-atstart=no",
-             "--toggle-collect=functools_reduce", f"--callgrind-out-file={out}", sys.executable, "-c", code],
-            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-        )  # fmt: skip
-        annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
-                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+    annotated = _inclusive(code, cache_sim=True)
     events = ("Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw")
     found: dict[str, dict[str, float]] = {}
     for line in annotated.splitlines():
@@ -336,7 +432,15 @@ def main() -> int:
     parser.add_argument("--parts-calls", type=int, default=10, help="calls counted per scenario with --parts")
     parser.add_argument("--fold", action="store_true", help="count the per-chunk path alone under callgrind")
     parser.add_argument("--body", action="store_true", help="count the sync body watcher per read under callgrind")
+    parser.add_argument("--premium", action="store_true", help="count the premium, paired in one process")
+    parser.add_argument("--premium-runs", type=int, default=20, help="measured calls per configuration")
     args = parser.parse_args()
+    if args.premium:
+        for provider in args.providers:
+            print(provider)
+            for label, value in premiums(provider, args.premium_runs).items():
+                print(f"  {label:<22} {value / 1e3:>9.1f}k instructions", flush=True)
+        return 0
     if args.fold:
         print(f"observer and OpenAI fold: {fold_per_chunk():.0f} instructions per chunk (warm)")
         return 0
