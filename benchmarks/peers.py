@@ -37,8 +37,13 @@ VENVS = ROOT / ".nox" / "peer-venvs"
 VARIANTS = {
     "spans": "its metrics to the API's no-op meter provider",
     "local": "propagate=False: no traceparent sent",
+    "floor": "bench.py's floor by hand, nothing installed: span, inject, records",
 }
-"""``--variants``: aigw-trace configurations that record less (``aigw-trace-<name>`` in ``peers/child.py``)."""
+"""``--variants``: aigw-trace configurations that record less (``aigw-trace-<name>`` in ``peers/child.py``), and
+``floor``: the hand-written floor in the peer's virtualenv (bench.py's for the chat, embeddings and message calls,
+``peers/child.py``'s for the Responses call), to say whether any instrumentation recording that much could reach a
+ratio."""
+FLOOR_SCENARIOS = {"chat", "embeddings", "responses", "message"}
 
 OTEL_SDK = "opentelemetry-sdk==1.45.2"
 SDK_SETS = {  # newest first: the newest major's release the test suite pins, then the last release of older majors
@@ -251,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 if (peer, sc, "peer") in counts:
                     ins["peer"] = counts[(peer, sc, "peer")]
                 for variant in VARIANTS:
+                    if variant == "floor" and sc not in FLOOR_SCENARIOS:
+                        ins.pop("aigw-trace-floor", None)  # counted as the bare call: nothing to report
                     if "bare" in ins and f"aigw-trace-{variant}" in ins:
                         ins[f"aigw-trace-{variant} added"] = ins[f"aigw-trace-{variant}"] - ins["bare"]
                 if "bare" in ins and "aigw-trace" in ins:
@@ -326,7 +333,8 @@ def _table(results: dict[str, dict[str, Any]], setups: dict[str, dict[str, Any]]
                 less = ins.get(f"aigw-trace-{variant} added")
                 if key == "peer" and isinstance(less, float) and isinstance(peer_added, float):
                     # Like for like against a peer that records less than aigw-trace does by default.
-                    print(f"{'':<15} {'  aigw-trace, ' + variant:<24} {'':<19} {less / 1e3:>7.0f}k "
+                    label = "  the floor, by hand" if variant == "floor" else "  aigw-trace, " + variant
+                    print(f"{'':<15} {label:<24} {'':<19} {less / 1e3:>7.0f}k "
                           f"{peer_added / less:>6.2f}   ({what})")  # fmt: skip
     print("instr+ / wall+: added per call vs the bare SDK in the same venv; ratio: peer's instr+ / aigw-trace's instr+ "
           "on the same SDKs; aigw wall+: aigw-trace in the same process; tp: traceparent sent")  # fmt: skip

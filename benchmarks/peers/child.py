@@ -27,21 +27,26 @@ import json
 import statistics
 import struct
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from opentelemetry import propagate
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 import aigw_trace
 import bench
+from aigw_trace import _attributes as A
 
 INSTRUMENTORS = {
     "openai-v2": "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor",
@@ -203,7 +208,16 @@ class Harness:
             self.instrumentor.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
 
     def call(self, scenario: str, config: str) -> Callable[[], Any]:
-        """The scenario's call; ``anthropic-native``'s peer configuration uses the client with native tracing on."""
+        """The scenario's call; ``anthropic-native``'s peer configuration uses the client with native tracing on;
+        ``aigw-trace-floor`` is ``bench.py``'s hand-written floor of the scenario (with nothing instrumented), or the
+        bare call where bench.py has none (``peers.py`` reports it only where it has one)."""
+        if config == "aigw-trace-floor" and scenario in FLOORS:
+            # bench.py's floors read these four from its harness: the same objects here.
+            harness = SimpleNamespace(
+                client=self.openai, anthropic=self.anthropic, tracer_provider=self.tracer_provider,
+                meter_provider=self.meter_provider,
+            )  # fmt: skip
+            return FLOORS[scenario](harness)
         client = self.anthropic_native if (config == "peer" and self.peer == "anthropic-native") else self.anthropic
         return SCENARIOS[scenario](self, client)
 
@@ -269,6 +283,44 @@ SCENARIOS: dict[str, Callable[[Harness, Any], Callable[[], Any]]] = {
     "message-stream": _message_stream,
     "batch": _batch,
 }
+
+
+def _responses_floor(h: Any) -> Callable[[], Any]:
+    """The Responses call's floor, as bench.py writes the chat call's: a span with the five start attributes and the
+    response's id, model, status and token counts, one inject, the duration and two token-usage records."""
+    tracer, duration, tokens = bench._floor_instruments(h)
+    create = h.client.responses.create
+    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "openai", A.REQUEST_MODEL: "gpt-4o",
+                   A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
+
+    def run() -> Any:
+        t0 = time.perf_counter()
+        span = tracer.start_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=start_attrs)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=set_span_in_context(span))
+        r = create(model="gpt-4o", input="Say something.", instructions="Be terse.", extra_headers=carrier)
+        usage = r.usage
+        span.set_attributes({A.RESPONSE_ID: r.id, A.RESPONSE_MODEL: r.model, A.RESPONSE_FINISH_REASONS: [r.status],
+                             A.USAGE_INPUT_TOKENS: usage.input_tokens,
+                             A.USAGE_OUTPUT_TOKENS: usage.output_tokens})  # fmt: skip
+        span.end()
+        attrs = {**start_attrs, A.RESPONSE_MODEL: r.model}
+        duration.record(time.perf_counter() - t0, attrs)
+        tokens.record(usage.input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
+        tokens.record(usage.output_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+        return r
+
+    return run
+
+
+FLOORS: dict[str, Callable[[Any], Callable[[], Any]]] = {
+    "chat": lambda h: bench.floor_of(h, False),
+    "embeddings": bench.embeddings_floor_of,
+    "responses": _responses_floor,
+    "message": lambda h: bench.anthropic_floor_of(h, False),
+}
+"""The scenarios' hand-written floors: bench.py's, and the Responses call's written the same way (the same calls as
+``_chat``, ``_embeddings``, ``_responses`` and ``_message``)."""
 
 
 # --- modes ---
