@@ -349,6 +349,53 @@ def test_a_gateway_error_marks_only_its_own_metric_points(aigw_telemetry, fake_a
     assert sorted(p.attributes.get(A.ERROR_TYPE, "none") for p in points) == ["none", "upstream_error"]
 
 
+def _exemplars(aigw_telemetry: Any) -> dict[str, list[list[tuple[str, str]]]]:
+    """Per GenAI metric, each point's exemplars as (trace id, span id), from one collection (the SDK keeps an
+    exemplar for one collection only)."""
+    names = (A.METRIC_OPERATION_DURATION, A.METRIC_TOKEN_USAGE, A.METRIC_TIME_TO_FIRST_CHUNK)
+    return {
+        name: [
+            [(format(e.trace_id, "032x"), format(e.span_id, "016x")) for e in point.exemplars]
+            for point in metric.data.data_points
+        ]
+        for name, metric in aigw_telemetry.metrics().items()
+        if name in names
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_metric_exemplars_name_the_calls_own_span(aigw_telemetry, fake_api, openai_client, stream):
+    # Recorded in the call's context, as its log event: the SDK's default (trace-based) exemplar filter then names the
+    # GenAI span, whether the call ends inside the SDK (plain) or in the caller's loop (stream), under a caller's span.
+    from tests.providers.test_openai_chat import stream_chunks
+
+    fake_api.reply(Reply(chunks=stream_chunks(3)) if stream else Reply(json=completion()))
+    tracer = aigw_telemetry.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("handle request") as outer:
+        if stream:
+            for _ in call(openai_client(), stream=True, stream_options={"include_usage": True}):
+                pass
+        else:
+            call(openai_client())
+    span = aigw_telemetry.span()
+    assert ids(span) != ids(outer)
+    expected = {A.METRIC_OPERATION_DURATION: [[ids(span)]], A.METRIC_TOKEN_USAGE: [[ids(span)], [ids(span)]]}
+    if stream:
+        expected[A.METRIC_TIME_TO_FIRST_CHUNK] = [[ids(span)]]
+    assert _exemplars(aigw_telemetry) == expected
+
+
+def test_an_unsampled_call_leaves_no_exemplar(aigw_telemetry, fake_api, openai_client):
+    fake_api.reply(Reply(json=completion()))
+    unsampled = NonRecordingSpan(SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(0)))
+    token = context.attach(trace.set_span_in_context(unsampled))
+    try:
+        call(openai_client())
+    finally:
+        context.detach(token)
+    assert _exemplars(aigw_telemetry) == {A.METRIC_OPERATION_DURATION: [[]], A.METRIC_TOKEN_USAGE: [[], []]}
+
+
 # --- the current context, read and set through the API's own ContextVar -------------------------------------------
 
 

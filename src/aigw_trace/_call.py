@@ -158,7 +158,7 @@ class Call:
 
     def _timed_chunk(self, chunk: Any) -> None:
         now = perf_counter()
-        self._chunk_timer.record(now - self._last_chunk, self._metrics.base)
+        self._chunk_timer.record(now - self._last_chunk, self._metrics.base, self.context)
         self._last_chunk = now
         if self._acc is not None:
             self._acc.add(chunk)
@@ -258,7 +258,9 @@ class Call:
                 except Exception as exc:
                     report("response_hook", exc)
             if self.records_metrics:
-                tel.metrics.record(self._metrics, attrs, duration, ttfc, etype, current_context())
+                # In the call's own context, as its log event: with the SDK's default exemplar filter a sampled span's
+                # records carry an exemplar that names this span, not whatever the caller has current at the end.
+                tel.metrics.record(self._metrics, attrs, duration, ttfc, etype, self.context)
             if self._event_attrs is not None and tel.logger is not None:
                 self._event_attrs.update(attrs)
                 tel.logger.emit(

@@ -113,7 +113,8 @@ class ReleasedMetrics:
         context: Context | None = None,
     ) -> None:
         """Record one ended call: its duration, time to first chunk (streams) and token usage. ``context`` is the
-        current context, read once by the caller (the SDK reads it per record otherwise)."""
+        call's own (its span current), so that exemplars name the call's span; given once (the SDK reads the current
+        context per record otherwise)."""
         response_model = attrs.get(A.RESPONSE_MODEL)
         sets = metrics.by_model.get(response_model)
         metric, input_metric, output_metric = sets or metrics.for_response(response_model)
