@@ -189,9 +189,8 @@ def test_time_per_output_chunk_is_opt_in(aigw_telemetry, fake_api, openai_client
     assert point.count == 6  # 7 chunks, one value for each after the first
     # Recorded in the call's context: exemplars name the stream's span, not the caller's (here: none current).
     span_context = only_span(aigw_telemetry).get_span_context()
-    assert point.exemplars and {(e.trace_id, e.span_id) for e in point.exemplars} == {
-        (span_context.trace_id, span_context.span_id)
-    }
+    assert point.exemplars
+    assert {(e.trace_id, e.span_id) for e in point.exemplars} == {(span_context.trace_id, span_context.span_id)}
 
 
 def test_time_per_output_chunk_is_off_by_default(aigw_telemetry, fake_api, openai_client):
