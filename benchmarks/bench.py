@@ -268,7 +268,8 @@ def anthropic_floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
         t0 = time.perf_counter()
         span = tracer.start_span("chat claude-haiku-4-5", kind=SpanKind.CLIENT, attributes=start_attrs)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=set_span_in_context(span))
+        ctx = set_span_in_context(span)  # the records' too: their exemplars name the span
+        propagate.inject(carrier, context=ctx)
         kwargs = {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": ANTHROPIC_MESSAGES,
                   "extra_headers": carrier}  # fmt: skip
         if stream:
@@ -289,9 +290,9 @@ def anthropic_floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
                              A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
         span.end()
         attrs = {**start_attrs, A.RESPONSE_MODEL: model or ""}
-        duration.record(time.perf_counter() - t0, attrs)
-        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
-        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
+        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
 
     return run
 
@@ -307,7 +308,8 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
         t0 = time.perf_counter()
         span = tracer.start_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=start_attrs)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=set_span_in_context(span))
+        ctx = set_span_in_context(span)  # the records' too: their exemplars name the span
+        propagate.inject(carrier, context=ctx)
         if stream:
             usage = last = None
             for chunk in create(model="gpt-4o", messages=MESSAGES, stream=True,
@@ -326,9 +328,9 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
                              A.USAGE_OUTPUT_TOKENS: usage.completion_tokens})  # fmt: skip
         span.end()
         attrs = {**start_attrs, A.RESPONSE_MODEL: response_model}
-        duration.record(time.perf_counter() - t0, attrs)
-        tokens.record(usage.prompt_tokens, {**attrs, A.TOKEN_TYPE: "input"})
-        tokens.record(usage.completion_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        tokens.record(usage.prompt_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
+        tokens.record(usage.completion_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
 
     return run
 
@@ -355,15 +357,16 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
 
     def end(span: Any, t0: float, first_at: float, response: tuple[Any, Any, list[str], int, int]) -> None:
         response_id, response_model, finish, input_tokens, output_tokens = response
+        ctx = set_span_in_context(span)  # the records' context: their exemplars name the span
         span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
                              A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: input_tokens,
                              A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
         span.end()
         attrs = {**start_attrs, A.RESPONSE_MODEL: response_model or ""}
-        duration.record(time.perf_counter() - t0, attrs)
-        ttfc.record(first_at - t0, attrs)
-        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
-        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        ttfc.record(first_at - t0, attrs, context=ctx)
+        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
+        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
 
     def observe_chunks(chunks: Any, span: Any, t0: float) -> Any:
         first_at = 0.0
@@ -405,7 +408,8 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
         t0 = time.perf_counter()
         span = tracer.start_span(f"chat {model}", kind=SpanKind.CLIENT, attributes=start_attrs)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=set_span_in_context(span))
+        ctx = set_span_in_context(span)  # the records' too: their exemplars name the span
+        propagate.inject(carrier, context=ctx)
         if openai_call:
             options = {"include_usage": True}
             chunks = h.client.chat.completions.create(
@@ -445,15 +449,16 @@ def embeddings_floor_of(h: Harness) -> Callable[[], Any]:
         t0 = time.perf_counter()
         span = tracer.start_span("embeddings text-embedding-3-small", kind=SpanKind.CLIENT, attributes=start_attrs)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=set_span_in_context(span))
+        ctx = set_span_in_context(span)  # the records' too: their exemplars name the span
+        propagate.inject(carrier, context=ctx)
         r = create(model="text-embedding-3-small", input="The quick brown fox", dimensions=256,
                    extra_headers=carrier)  # fmt: skip
         input_tokens = r.usage.prompt_tokens
         span.set_attributes({A.RESPONSE_MODEL: r.model, A.USAGE_INPUT_TOKENS: input_tokens})
         span.end()
         attrs = {**start_attrs, A.RESPONSE_MODEL: r.model}
-        duration.record(time.perf_counter() - t0, attrs)
-        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
         return r
 
     return run
@@ -495,14 +500,15 @@ def id_route_floor_of(h: Harness, openai_route: bool) -> Callable[[], Any]:
         t0 = time.perf_counter()
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=set_span_in_context(span))
+        ctx = set_span_in_context(span)  # the records' too: their exemplars name the span
+        propagate.inject(carrier, context=ctx)
         result = (
             call("vs_1", query="q", extra_headers=carrier)
             if openai_route
             else call("msgbatch_1", extra_headers=carrier)
         )
         span.end()
-        duration.record(time.perf_counter() - t0, attrs)
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
         return result
 
     return run

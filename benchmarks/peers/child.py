@@ -297,7 +297,8 @@ def _responses_floor(h: Any) -> Callable[[], Any]:
         t0 = time.perf_counter()
         span = tracer.start_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=start_attrs)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=set_span_in_context(span))
+        ctx = set_span_in_context(span)  # the records' too: their exemplars name the span
+        propagate.inject(carrier, context=ctx)
         r = create(model="gpt-4o", input="Say something.", instructions="Be terse.", extra_headers=carrier)
         usage = r.usage
         span.set_attributes({A.RESPONSE_ID: r.id, A.RESPONSE_MODEL: r.model, A.RESPONSE_FINISH_REASONS: [r.status],
@@ -305,9 +306,9 @@ def _responses_floor(h: Any) -> Callable[[], Any]:
                              A.USAGE_OUTPUT_TOKENS: usage.output_tokens})  # fmt: skip
         span.end()
         attrs = {**start_attrs, A.RESPONSE_MODEL: r.model}
-        duration.record(time.perf_counter() - t0, attrs)
-        tokens.record(usage.input_tokens, {**attrs, A.TOKEN_TYPE: "input"})
-        tokens.record(usage.output_tokens, {**attrs, A.TOKEN_TYPE: "output"})
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        tokens.record(usage.input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
+        tokens.record(usage.output_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
         return r
 
     return run
