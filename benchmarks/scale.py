@@ -4,8 +4,9 @@
 - **threads**: ``--threads`` threads sharing one sync ``OpenAI`` client, each making plain chat calls;
 
 both against a minimal asyncio HTTP/1.1 server on ``127.0.0.1`` in a separate process (canned bench.py bodies, so
-the server's cost is not in the measured process). Rounds alternate bare / instrumented in the same process; the
-figure is the median throughput of each, and their ratio. Start-up cost is ``benchmarks/startup.py``'s.
+the server's cost is not in the measured process). Rounds alternate bare / instrumented / the floor (the same calls
+with the least a conventions-recording instrumentation can add, written out by hand) in the same process; the figure
+is the median throughput of each, and its ratio to bare. Start-up cost is ``benchmarks/startup.py``'s.
 
 Run: ``nox -s bench-scale`` (or ``python benchmarks/scale.py --help``). Reports figures; asserts nothing.
 """
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -75,13 +76,76 @@ def _providers() -> tuple[Any, Any]:
     return tp, MeterProvider(metric_readers=[InMemoryMetricReader()])
 
 
-async def _async_round(client: Any, streams: int) -> tuple[float, float]:
+def _stream_call(client: Any) -> Callable[[], Awaitable[None]]:
+    """One 50-chunk chat stream read to its end: what the async rounds run, bare or under aigw-trace."""
+
     async def one() -> None:
         stream = await client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, stream=True,
                                                       stream_options={"include_usage": True})  # fmt: skip
         async for _ in stream:
             pass
 
+    return one
+
+
+def _stream_floor(client: Any, tp: Any, mp: Any) -> Callable[[], Awaitable[None]]:
+    """``bench.stream_floor_of`` for an async stream: the same stream, with the least an instrumentation that
+    records it as the conventions ask can add (a span, one inject, an async generator in front of the SDK's that
+    reads the finish reason and usage off the chunks, the duration, time-to-first-chunk and token records, each in
+    the span's context), written out by hand."""
+    from opentelemetry import propagate
+    from opentelemetry.trace import SpanKind, set_span_in_context
+
+    A = bench.A
+    tracer, duration, tokens = bench._floor_instruments(SimpleNamespace(tracer_provider=tp, meter_provider=mp))
+    ttfc = mp.get_meter("floor").create_histogram(
+        A.METRIC_TIME_TO_FIRST_CHUNK, unit="s", explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS)
+    )
+    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "openai", A.REQUEST_MODEL: "gpt-4o",
+                   A.SERVER_ADDRESS: "127.0.0.1", A.SERVER_PORT: 0}  # fmt: skip
+
+    async def observe(chunks: Any, span: Any, ctx: Any, t0: float) -> AsyncIterator[Any]:
+        first_at = 0.0
+        response_id = response_model = usage = None
+        finish: list[str] = []
+        async for chunk in chunks:
+            if not first_at:
+                first_at = time.perf_counter()
+                response_id, response_model = chunk.id, chunk.model
+            choices = chunk.choices
+            if choices:
+                reason = choices[0].finish_reason
+                if reason is not None:
+                    finish.append(reason)
+            else:
+                usage = chunk.usage
+            yield chunk
+        span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
+                             A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: usage.prompt_tokens,
+                             A.USAGE_OUTPUT_TOKENS: usage.completion_tokens})  # fmt: skip
+        span.end()
+        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model or ""}
+        duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        ttfc.record(first_at - t0, attrs, context=ctx)
+        tokens.record(usage.prompt_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
+        tokens.record(usage.completion_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
+
+    async def one() -> None:
+        t0 = time.perf_counter()
+        span = tracer.start_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=start_attrs)
+        ctx = set_span_in_context(span)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=ctx)
+        stream = await client.chat.completions.create(model="gpt-4o", messages=bench.MESSAGES, stream=True,
+                                                      stream_options={"include_usage": True},
+                                                      extra_headers=carrier)  # fmt: skip
+        async for _ in observe(stream, span, ctx, t0):
+            pass
+
+    return one
+
+
+async def _async_round(one: Callable[[], Awaitable[None]], streams: int) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     with _gc_watch() as collected:
         await asyncio.gather(*(one() for _ in range(streams)))
@@ -154,20 +218,22 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int, o
     # The thread rounds also run bench.py's floor around the same call (one span, one inject, three histogram
     # records, written out by hand), so the ratio aigw-trace reaches is read against what any instrumentation that
     # records the conventions' span and metrics can reach on this client.
+    # The async rounds run its stream floor the same way (see _stream_floor).
     floor = bench.floor_of(SimpleNamespace(client=sclient, tracer_provider=tp, meter_provider=mp), False)
+    stream, stream_floor = _stream_call(aclient), _stream_floor(aclient, tp, mp)
     one_thread = threads * calls // 4
-    for name, run, floored in (
+    for name, run, call, floor_call in (
         (f"async: {streams} concurrent streams",
-         lambda _: loop.run_until_complete(_async_round(aclient, streams)), False),
+         lambda one: loop.run_until_complete(_async_round(one, streams)), stream, stream_floor),
         (f"threads: {threads} threads x {calls} calls, one client",
-         lambda call: _thread_round(call, threads, calls), True),
+         lambda call: _thread_round(call, threads, calls), chat, floor),
         # The same calls from one thread: CPU per call here against the 32-thread figure shows what contention adds.
-        (f"threads: 1 thread x {one_thread} calls", lambda call: _thread_round(call, 1, one_thread), True),
+        (f"threads: 1 thread x {one_thread} calls", lambda call: _thread_round(call, 1, one_thread), chat, floor),
     ):  # fmt: skip
         if only and not name.startswith(only):
             continue
-        run(chat)  # warm up: connections open, code paths hot
-        configs = ("bare", "aigw-trace", "floor") if floored else ("bare", "aigw-trace")
+        run(call)  # warm up: connections open, code paths hot
+        configs = ("bare", "aigw-trace", "floor")
         samples: dict[str, list[tuple[float, float]]] = {c: [] for c in configs}
         gc_rounds: dict[str, list[dict[str, float]]] = {c: [] for c in configs}
         for r in range(rounds):
@@ -175,7 +241,7 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int, o
                 if config == "aigw-trace":
                     aigw_trace.instrument(tracer_provider=tp, meter_provider=mp)
                 _GC_ROUNDS.clear()
-                samples[config].append(run(floor if config == "floor" else chat))
+                samples[config].append(run(floor_call if config == "floor" else call))
                 gc_rounds[config] += _GC_ROUNDS
                 if config == "aigw-trace":
                     aigw_trace.uninstrument()
@@ -188,11 +254,10 @@ def throughput(port: int, streams: int, threads: int, calls: int, rounds: int, o
         print(f"{name:<46} bare {bare:>8.0f}/s   aigw-trace {ours:>8.0f}/s   ratio {ours / bare:.3f}   "
               f"client CPU per item {cpu_bare:>6.0f} -> {cpu_ours:>6.0f} µs (+{cpu_ours - cpu_bare:.0f})",
               flush=True)  # fmt: skip
-        if floored:
-            out[name] |= {"floor_per_s": rate["floor"], "floor_ratio": rate["floor"] / bare}
-            out[name]["cpu_us_per_item"]["floor"] = cpu["floor"]
-            print(f"{'':<46} floor {rate['floor']:>7.0f}/s   ratio {rate['floor'] / bare:.3f}   client CPU per item "
-                  f"{cpu['floor']:>6.0f} µs (+{cpu['floor'] - cpu_bare:.0f})", flush=True)  # fmt: skip
+        out[name] |= {"floor_per_s": rate["floor"], "floor_ratio": rate["floor"] / bare}
+        out[name]["cpu_us_per_item"]["floor"] = cpu["floor"]
+        print(f"{'':<46} floor {rate['floor']:>7.0f}/s   ratio {rate['floor'] / bare:.3f}   client CPU per item "
+              f"{cpu['floor']:>6.0f} µs (+{cpu['floor'] - cpu_bare:.0f})", flush=True)  # fmt: skip
         if gc_rounds["bare"]:
             gc_us = {c: statistics.median(g["seconds"] for g in gc_rounds[c]) * 1e6 for c in gc_rounds}
             runs = {c: {k: statistics.median(g[k] for g in gc_rounds[c]) for k in ("gen0", "gen1", "gen2")}
