@@ -335,6 +335,34 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
     return run
 
 
+class StreamFloorRecords:
+    """What a stream floor records when its stream ends, and with what, made once per floor: shared by
+    :func:`stream_floor_of` and ``scale.py``'s async stream floor, which differ only in their chunk loop."""
+
+    def __init__(self, h: Any, provider: str) -> None:
+        self.tracer, self.duration, self.tokens = _floor_instruments(h)
+        self.ttfc = h.meter_provider.get_meter("floor").create_histogram(
+            A.METRIC_TIME_TO_FIRST_CHUNK, unit="s", explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS)
+        )
+        self.model = "gpt-4o" if provider == "openai" else "claude-haiku-4-5"
+        self.start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: provider, A.REQUEST_MODEL: self.model,
+                            A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
+
+    def end(self, span: Any, ctx: Any, t0: float, first_at: float, response: tuple[Any, Any, list[str], int, int]
+            ) -> None:  # fmt: skip
+        """End the span with the stream's summary; make the four records in its context (their exemplars name it)."""
+        response_id, response_model, finish, input_tokens, output_tokens = response
+        span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
+                             A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: input_tokens,
+                             A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
+        span.end()
+        attrs = {**self.start_attrs, A.RESPONSE_MODEL: response_model or ""}
+        self.duration.record(time.perf_counter() - t0, attrs, context=ctx)
+        self.ttfc.record(first_at - t0, attrs, context=ctx)
+        self.tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
+        self.tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
+
+
 def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
     """The least an instrumentation that records a stream as the conventions ask can do, written out by hand.
 
@@ -346,29 +374,12 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
     conventions recommend for a stream, as aigw-trace makes it. The span ends when the stream does.
     ``nox -s bench`` times it beside the stream (config ``stream floor``) and ``stream_anatomy.py --premium`` counts
     its premium over the plain call's floor against aigw-trace's."""
-    tracer, duration, tokens = _floor_instruments(h)
-    ttfc = h.meter_provider.get_meter("floor").create_histogram(
-        A.METRIC_TIME_TO_FIRST_CHUNK, unit="s", explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS)
-    )
+    records = StreamFloorRecords(h, provider)
+    tracer, model, start_attrs, end = records.tracer, records.model, records.start_attrs, records.end
     openai_call = provider == "openai"
-    model = "gpt-4o" if openai_call else "claude-haiku-4-5"
-    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: provider, A.REQUEST_MODEL: model,
-                   A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
 
-    def end(span: Any, t0: float, first_at: float, response: tuple[Any, Any, list[str], int, int]) -> None:
-        response_id, response_model, finish, input_tokens, output_tokens = response
-        ctx = set_span_in_context(span)  # the records' context: their exemplars name the span
-        span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
-                             A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: input_tokens,
-                             A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
-        span.end()
-        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model or ""}
-        duration.record(time.perf_counter() - t0, attrs, context=ctx)
-        ttfc.record(first_at - t0, attrs, context=ctx)
-        tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
-        tokens.record(output_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
-
-    def observe_chunks(chunks: Any, span: Any, t0: float) -> Any:
+    def observe_chunks(chunks: Any, span: Any, ctx: Any, t0: float) -> Any:
+        # scale.py's _stream_floor has the async twin of this loop: a shared body would cost a call per chunk.
         first_at = 0.0
         response_id = response_model = usage = None
         finish: list[str] = []
@@ -384,9 +395,10 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
             else:
                 usage = chunk.usage
             yield chunk
-        end(span, t0, first_at, (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens))
+        end(span, ctx, t0, first_at,
+            (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens))  # fmt: skip
 
-    def observe_events(events: Any, span: Any, t0: float) -> Any:
+    def observe_events(events: Any, span: Any, ctx: Any, t0: float) -> Any:
         first_at = 0.0
         message_id = response_model = None
         finish: list[str] = []
@@ -402,7 +414,7 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
                 finish.append(event.delta.stop_reason)
                 output_tokens = event.usage.output_tokens
             yield event
-        end(span, t0, first_at, (message_id, response_model, finish, input_tokens, output_tokens))
+        end(span, ctx, t0, first_at, (message_id, response_model, finish, input_tokens, output_tokens))
 
     def run() -> Any:
         t0 = time.perf_counter()
@@ -415,12 +427,12 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
             chunks = h.client.chat.completions.create(
                 model=model, messages=MESSAGES, stream=True, stream_options=options, extra_headers=carrier
             )
-            items = observe_chunks(chunks, span, t0)
+            items = observe_chunks(chunks, span, ctx, t0)
         else:
             events = h.anthropic.messages.create(
                 model=model, max_tokens=256, messages=ANTHROPIC_MESSAGES, stream=True, extra_headers=carrier
             )
-            items = observe_events(events, span, t0)
+            items = observe_events(events, span, ctx, t0)
         for _ in items:
             pass
 

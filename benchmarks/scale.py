@@ -91,20 +91,16 @@ def _stream_call(client: Any) -> Callable[[], Awaitable[None]]:
 def _stream_floor(client: Any, tp: Any, mp: Any) -> Callable[[], Awaitable[None]]:
     """``bench.stream_floor_of`` for an async stream: the same stream, with the least an instrumentation that
     records it as the conventions ask can add (a span, one inject, an async generator in front of the SDK's that
-    reads the finish reason and usage off the chunks, the duration, time-to-first-chunk and token records, each in
-    the span's context), written out by hand."""
+    reads the finish reason and usage off the chunks, and ``bench.StreamFloorRecords``' records at its end), written
+    out by hand."""
     from opentelemetry import propagate
     from opentelemetry.trace import SpanKind, set_span_in_context
 
-    A = bench.A
-    tracer, duration, tokens = bench._floor_instruments(SimpleNamespace(tracer_provider=tp, meter_provider=mp))
-    ttfc = mp.get_meter("floor").create_histogram(
-        A.METRIC_TIME_TO_FIRST_CHUNK, unit="s", explicit_bucket_boundaries_advisory=list(A.DURATION_BUCKETS)
-    )
-    start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: "openai", A.REQUEST_MODEL: "gpt-4o",
-                   A.SERVER_ADDRESS: "127.0.0.1", A.SERVER_PORT: 0}  # fmt: skip
+    records = bench.StreamFloorRecords(SimpleNamespace(tracer_provider=tp, meter_provider=mp), "openai")
+    tracer, start_attrs, end = records.tracer, records.start_attrs, records.end
 
     async def observe(chunks: Any, span: Any, ctx: Any, t0: float) -> AsyncIterator[Any]:
+        # The async twin of bench.stream_floor_of's chunk loop.
         first_at = 0.0
         response_id = response_model = usage = None
         finish: list[str] = []
@@ -120,15 +116,8 @@ def _stream_floor(client: Any, tp: Any, mp: Any) -> Callable[[], Awaitable[None]
             else:
                 usage = chunk.usage
             yield chunk
-        span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
-                             A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: usage.prompt_tokens,
-                             A.USAGE_OUTPUT_TOKENS: usage.completion_tokens})  # fmt: skip
-        span.end()
-        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model or ""}
-        duration.record(time.perf_counter() - t0, attrs, context=ctx)
-        ttfc.record(first_at - t0, attrs, context=ctx)
-        tokens.record(usage.prompt_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
-        tokens.record(usage.completion_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
+        end(span, ctx, t0, first_at,
+            (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens))  # fmt: skip
 
     async def one() -> None:
         t0 = time.perf_counter()
