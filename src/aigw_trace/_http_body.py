@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from ._call import Call
@@ -107,12 +107,19 @@ def _async_body_type(base: type[Any]) -> type[Any]:
         self._exhausted = False
 
     async def __aiter__(self: Any) -> AsyncIterator[bytes]:
+        # The inner generator is closed with this one, as the library's own bound stream closes what it wraps: an
+        # `async for` only drops it, and the event loop then finalises it in a task of its own, one more per stream.
+        inner = self._inner.__aiter__()
         buffer = self._buffer
-        async for chunk in self._inner:
-            if buffer is not None:
-                buffer.append(chunk)
-            yield chunk
-        self._exhausted = True
+        try:
+            async for chunk in inner:
+                if buffer is not None:
+                    buffer.append(chunk)
+                yield chunk
+            self._exhausted = True
+        finally:
+            if isinstance(inner, AsyncGenerator):
+                await inner.aclose()
 
     async def aclose(self: Any) -> None:
         try:
