@@ -201,6 +201,11 @@ def test_openai_chat(conventions, aigw_telemetry, fake_api, openai_client):
     assert CACHE_CREATION_KEY not in attrs
     assert CACHE_WRITE_KEY not in attrs
     check_scope(aigw_telemetry, conventions)
+    # openai.md: OpenAI's metrics carry the response's service tier and system fingerprint, in either set.
+    for name, found in points(aigw_telemetry).items():
+        for point in found:
+            assert point.attributes["openai.response.service_tier"] == "default", name
+            assert point.attributes["openai.response.system_fingerprint"] == "fp_abc", name
 
     # Content: the same signals and JSON form in both; an unknown part type becomes a generic part in the latest.
     custom = {"type": "x_custom"} if conventions == "released" else {"type": "generic", "generic_type": "x_custom"}

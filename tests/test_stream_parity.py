@@ -182,5 +182,14 @@ def test_a_streamed_call_records_what_the_plain_call_records(aigw_telemetry, cas
     assert streamed_status == plain_status
     # Not vacuous: the response side is there in both.
     assert {A.RESPONSE_ID, A.RESPONSE_MODEL, A.USAGE_INPUT_TOKENS, A.RESPONSE_FINISH_REASONS} <= plain.keys()
+    # The metrics as well: both calls land in the same points (the response's model, and OpenAI's service tier and
+    # system fingerprint, read off the stream as off the body).
+    (duration,) = aigw_telemetry.metric_points(A.METRIC_OPERATION_DURATION)
+    assert duration.count == 2
+    assert {p.count for p in aigw_telemetry.metric_points(A.METRIC_TOKEN_USAGE)} == {2}
+    openai_keys = (A.OPENAI_RESPONSE_SERVICE_TIER, A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT)
+    assert {k: duration.attributes[k] for k in openai_keys if k in duration.attributes} == {
+        k: plain[k] for k in openai_keys if k in plain and case[0] == "openai"
+    }
     if capture == "span_only":
         assert A.OUTPUT_MESSAGES in plain

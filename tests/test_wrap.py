@@ -337,6 +337,25 @@ def test_metric_attribute_sets_are_reused_per_response_model_and_bounded():
     assert len(metrics.by_model) <= 16
 
 
+def test_a_providers_metric_attributes_come_from_the_response_and_are_left_out_when_absent():
+    from aigw_trace._metrics import MetricAttributes, response_key
+
+    base = {A.OPERATION_NAME: "chat", A.REQUEST_MODEL: "gpt-4o"}
+    keys = (A.OPENAI_RESPONSE_SERVICE_TIER, A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT)
+    metrics = MetricAttributes(base, keys)
+    span_attrs = {A.RESPONSE_MODEL: "gpt-4o-1", A.OPENAI_RESPONSE_SERVICE_TIER: "default", A.RESPONSE_ID: "x"}
+    key = response_key(metrics, span_attrs)
+    duration = metrics.for_response(key)[0]
+    # What the response gave, and nothing for what it did not (no fingerprint here), nor for other span attributes.
+    assert duration == {**base, A.RESPONSE_MODEL: "gpt-4o-1", A.OPENAI_RESPONSE_SERVICE_TIER: "default"}
+    assert metrics.for_response(response_key(metrics, dict(span_attrs)))[0] is duration  # built once per response
+    other = {**span_attrs, A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: "fp_2"}
+    assert metrics.for_response(response_key(metrics, other))[0][A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_2"
+    assert metrics.for_response(response_key(metrics, {}))[0] is base
+    # A provider without such attributes keys by the response model alone, as before.
+    assert response_key(MetricAttributes(base), span_attrs) == "gpt-4o-1"
+
+
 def test_a_gateway_error_marks_only_its_own_metric_points(aigw_telemetry, fake_api, openai_client):
     # The error type goes on copies: the cached attribute sets the next successful call records with stay clean.
     failed = {"model": completion()["model"], "choices": None, "error": {"message": "boom", "type": "upstream_error"}}

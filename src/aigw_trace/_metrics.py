@@ -27,26 +27,31 @@ CountedSets = tuple[Attributes, Attributes]
 
 
 class MetricAttributes:
-    """The metric attributes of one client, endpoint and request model, built once per response model.
+    """The metric attributes of one client, endpoint and request model, built once per response.
 
-    The attribute dicts a call records with differ only by response model (and token type or modality), so they are
-    made once and reused: never mutated, since the metrics SDK may keep the dict it was given. Bounded, because the
-    response model is whatever the server says.
+    The attribute dicts a call records with differ only by what the response says (its model, and the provider's
+    :attr:`response_keys`) and by token type or modality, so they are made once per :func:`response_key` and reused:
+    never mutated, since the metrics SDK may keep the dict it was given. Bounded, because the response's values are
+    whatever the server says.
     """
 
-    __slots__ = ("base", "by_model", "counted_by_model")
+    __slots__ = ("base", "by_model", "counted_by_model", "response_keys")
 
-    def __init__(self, base: Attributes) -> None:
+    def __init__(self, base: Attributes, response_keys: tuple[str, ...] = ()) -> None:
         self.base = base
+        self.response_keys = response_keys
+        """Span attributes besides the response model that the provider's conventions put on its metrics
+        (``Provider.metric_attributes``); most providers have none, and their key is the response model alone."""
         self.by_model: dict[Any, MetricSets] = {}
-        """Response model → sets; read directly on the hot path, filled by :meth:`for_response`."""
+        """:func:`response_key` → sets; read directly on the hot path, filled by :meth:`for_response`."""
         self.counted_by_model: dict[Any, CountedSets] = {}
         """The same for the latest conventions' token counters, filled by :meth:`counted_for_response`."""
 
-    def for_response(self, model: Any) -> MetricSets:
-        sets = self.by_model.get(model)
+    def for_response(self, key: Any) -> MetricSets:
+        """The sets for one :func:`response_key`."""
+        sets = self.by_model.get(key)
         if sets is None:
-            attrs = self._attrs(model)
+            attrs = self._attrs(key)
             sets = (
                 attrs,
                 {**attrs, A.TOKEN_TYPE: A.TOKEN_TYPE_INPUT},
@@ -54,21 +59,32 @@ class MetricAttributes:
             )
             if len(self.by_model) >= _MAX_RESPONSE_MODELS:
                 self.by_model.clear()
-            self.by_model[model] = sets
+            self.by_model[key] = sets
         return sets
 
-    def counted_for_response(self, model: Any) -> CountedSets:
-        sets = self.counted_by_model.get(model)
+    def counted_for_response(self, key: Any) -> CountedSets:
+        sets = self.counted_by_model.get(key)
         if sets is None:
-            attrs = self._attrs(model)
+            attrs = self._attrs(key)
             sets = (attrs, {**attrs, A.TOKEN_MODALITY: A.TOKEN_MODALITY_UNKNOWN})
             if len(self.counted_by_model) >= _MAX_RESPONSE_MODELS:
                 self.counted_by_model.clear()
-            self.counted_by_model[model] = sets
+            self.counted_by_model[key] = sets
         return sets
 
-    def _attrs(self, model: Any) -> Attributes:
-        return self.base if model is None else {**self.base, A.RESPONSE_MODEL: model}
+    def _attrs(self, key: Any) -> Attributes:
+        if not self.response_keys:
+            return self.base if key is None else {**self.base, A.RESPONSE_MODEL: key}
+        found = {k: v for k, v in zip((A.RESPONSE_MODEL, *self.response_keys), key, strict=True) if v is not None}
+        return {**self.base, **found} if found else self.base
+
+
+def response_key(metrics: MetricAttributes, attrs: Attributes) -> Any:
+    """What a call's response adds to its metric attributes, as the key its sets are cached under: the response model,
+    with the values of the provider's :attr:`~MetricAttributes.response_keys` when it has some."""
+    model = attrs.get(A.RESPONSE_MODEL)
+    keys = metrics.response_keys
+    return (model, *map(attrs.get, keys)) if keys else model
 
 
 def _seconds(meter: Meter, name: str, description: str) -> Histogram:
@@ -115,9 +131,9 @@ class ReleasedMetrics:
         """Record one ended call: its duration, time to first chunk (streams) and token usage. ``context`` is the
         call's own (its span current), so that exemplars name the call's span; given once (the SDK reads the current
         context per record otherwise)."""
-        response_model = attrs.get(A.RESPONSE_MODEL)
-        sets = metrics.by_model.get(response_model)
-        metric, input_metric, output_metric = sets or metrics.for_response(response_model)
+        key = response_key(metrics, attrs)
+        sets = metrics.by_model.get(key)
+        metric, input_metric, output_metric = sets or metrics.for_response(key)
         if ttfc is not None:
             self.ttfc.record(ttfc, metric, context=context)  # chunk timings carry no error.type
         if etype is not None:
@@ -210,9 +226,9 @@ class LatestMetrics:
         etype: Any,
         context: Context | None = None,
     ) -> None:
-        response_model = attrs.get(A.RESPONSE_MODEL)
-        sets = metrics.counted_by_model.get(response_model)
-        metric, counted = sets or metrics.counted_for_response(response_model)
+        key = response_key(metrics, attrs)
+        sets = metrics.counted_by_model.get(key)
+        metric, counted = sets or metrics.counted_for_response(key)
         if ttfc is not None:
             self.ttfc.record(ttfc, metric, context=context)
         self.duration.record(duration, metric if etype is None else {**metric, A.ERROR_TYPE: etype}, context=context)
@@ -240,9 +256,9 @@ class LatestMetrics:
         etype: Any,
         context: Context | None = None,
     ) -> None:
-        response_model = attrs.get(A.RESPONSE_MODEL)
-        sets = metrics.by_model.get(response_model)
-        metric = (sets or metrics.for_response(response_model))[0]
+        key = response_key(metrics, attrs)
+        sets = metrics.by_model.get(key)
+        metric = (sets or metrics.for_response(key))[0]
         self.embeddings_duration.record(
             duration, metric if etype is None else {**metric, A.ERROR_TYPE: etype}, context=context
         )

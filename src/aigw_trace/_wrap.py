@@ -179,7 +179,7 @@ class Instrumentation(Patches):
             name = endpoint.span_name or (f"{endpoint.operation} {model}" if model else endpoint.operation)
             if len(entries) >= _MAX_CONSTANTS_PER_CLIENT:
                 entries.clear()
-            entry = entries[key] = (MetricAttributes(metric), base, name)
+            entry = entries[key] = (MetricAttributes(metric, self.provider.metric_attributes), base, name)
         return entry
 
     def _begin_extras(

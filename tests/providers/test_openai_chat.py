@@ -108,8 +108,12 @@ def test_metrics_use_the_advised_buckets_and_attributes(aigw_telemetry, fake_api
         A.RESPONSE_MODEL: "gpt-4o-2024-08-06",
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
+        # openai.md: OpenAI's metrics also carry the response's service tier and system fingerprint.
+        A.OPENAI_RESPONSE_SERVICE_TIER: "default",
+        A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: "fp_abc",
     }
     tokens = {p.attributes[A.TOKEN_TYPE]: p for p in aigw_telemetry.metric_points(A.METRIC_TOKEN_USAGE)}
+    assert {k: v for k, v in tokens["input"].attributes.items() if k != A.TOKEN_TYPE} == dict(duration.attributes)
     assert tokens["input"].sum == 11
     assert tokens["output"].sum == 3
     assert tuple(tokens["input"].explicit_bounds) == A.TOKEN_BUCKETS

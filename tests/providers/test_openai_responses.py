@@ -154,6 +154,9 @@ def test_metrics(aigw_telemetry, fake_api, openai_client):
         A.RESPONSE_MODEL: "gpt-4.1-2025-04-14",
         A.SERVER_ADDRESS: "gateway.test",
         A.SERVER_PORT: 4000,
+        # The response's service tier, as on OpenAI's metrics; a Responses body has no system fingerprint, and a
+        # value the response did not give is left out rather than recorded empty.
+        A.OPENAI_RESPONSE_SERVICE_TIER: "default",
     }
     tokens = {p.attributes[A.TOKEN_TYPE]: p.sum for p in aigw_telemetry.metric_points(A.METRIC_TOKEN_USAGE)}
     assert tokens == {"input": 12, "output": 6}

@@ -434,7 +434,7 @@ class Provider(Record):
     """An SDK generated from the Stainless template, and how to recognise its calls. Compared and hashed by identity
     (unlike other records); like them written out rather than a frozen ``dataclass`` (cheaper at ``instrument()``)."""
 
-    __slots__ = ("extra_setup", "layout", "name", "package", "provider_name", "route", "supported")
+    __slots__ = ("extra_setup", "layout", "metric_attributes", "name", "package", "provider_name", "route", "supported")
 
     name: str
     """Default ``gen_ai.provider.name``."""
@@ -454,6 +454,9 @@ class Provider(Record):
     """Per client class (result cached by class): e.g. ``azure.ai.openai`` for the Azure client."""
     extra_setup: Callable[[Any], Callable[[], None]] | None
     """Optional SDK-specific patching, given the live instrumentation; returns its undo function."""
+    metric_attributes: tuple[str, ...]
+    """Response attributes the provider's conventions add to its metrics (``openai.md``: the service tier and system
+    fingerprint), taken from the call's span attributes when the response had them."""
 
     def __init__(
         self,
@@ -464,8 +467,10 @@ class Provider(Record):
         layout: StainlessLayout = _STAINLESS,
         provider_name: Callable[[Any], str] | None = None,
         extra_setup: Callable[[Any], Callable[[], None]] | None = None,
+        metric_attributes: tuple[str, ...] = (),
     ) -> None:
         init = object.__setattr__
+        init(self, "metric_attributes", metric_attributes)
         init(self, "name", name)
         init(self, "package", package)
         init(self, "supported", supported)

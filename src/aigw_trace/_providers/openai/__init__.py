@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import _attributes as A
 from .._spec import Provider
 from ._chat import CHAT, ChatStream, chat_stream
 from ._completions import COMPLETIONS, EMBEDDINGS, CompletionStream
@@ -47,4 +48,5 @@ PROVIDER = Provider(
     supported="openai >= 1.26.0, < 4",
     route=route,
     provider_name=_provider_name,
+    metric_attributes=(A.OPENAI_RESPONSE_SERVICE_TIER, A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
 )
