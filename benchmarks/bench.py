@@ -317,17 +317,21 @@ def floor_of(h: Harness, stream: bool) -> Callable[[], Any]:
                 last = chunk
                 if chunk.usage is not None:
                     usage = chunk.usage
-            response_id, response_model = last.id, last.model  # type: ignore[union-attr]
+            response = last
             finish = ["stop"]
         else:
-            r = create(model="gpt-4o", messages=MESSAGES, temperature=0.2, extra_headers=carrier)
-            usage, response_id, response_model = r.usage, r.id, r.model
-            finish = [c.finish_reason for c in r.choices]
-        span.set_attributes({A.RESPONSE_ID: response_id, A.RESPONSE_MODEL: response_model,
+            response = create(model="gpt-4o", messages=MESSAGES, temperature=0.2, extra_headers=carrier)
+            usage = response.usage
+            finish = [c.finish_reason for c in response.choices]
+        response_model = response.model  # type: ignore[union-attr]
+        span.set_attributes({A.RESPONSE_ID: response.id, A.RESPONSE_MODEL: response_model,  # type: ignore[union-attr]
                              A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: usage.prompt_tokens,
                              A.USAGE_OUTPUT_TOKENS: usage.completion_tokens})  # fmt: skip
         span.end()
-        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model}
+        # OpenAI's metrics also carry the response's service tier and system fingerprint (openai.md).
+        attrs = {**start_attrs, A.RESPONSE_MODEL: response_model,
+                 A.OPENAI_RESPONSE_SERVICE_TIER: response.service_tier,  # type: ignore[union-attr]
+                 A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: response.system_fingerprint}  # type: ignore[union-attr]  # fmt: skip
         duration.record(time.perf_counter() - t0, attrs, context=ctx)
         tokens.record(usage.prompt_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
         tokens.record(usage.completion_tokens, {**attrs, A.TOKEN_TYPE: "output"}, context=ctx)
@@ -348,15 +352,16 @@ class StreamFloorRecords:
         self.start_attrs = {A.OPERATION_NAME: "chat", A.PROVIDER_NAME: provider, A.REQUEST_MODEL: self.model,
                             A.SERVER_ADDRESS: "gateway.bench", A.SERVER_PORT: 4000}  # fmt: skip
 
-    def end(self, span: Any, ctx: Any, t0: float, first_at: float, response: tuple[Any, Any, list[str], int, int]
-            ) -> None:  # fmt: skip
-        """End the span with the stream's summary; make the four records in its context (their exemplars name it)."""
-        response_id, response_model, finish, input_tokens, output_tokens = response
+    def end(self, span: Any, ctx: Any, t0: float, first_at: float,
+            response: tuple[Any, Any, list[str], int, int, dict[str, Any]]) -> None:  # fmt: skip
+        """End the span with the stream's summary; make the four records in its context (their exemplars name it),
+        with the response attributes the provider's metrics also carry (OpenAI: service tier, system fingerprint)."""
+        response_id, response_model, finish, input_tokens, output_tokens, metric_extra = response
         span.set_attributes({A.RESPONSE_ID: response_id or "", A.RESPONSE_MODEL: response_model or "",
                              A.RESPONSE_FINISH_REASONS: finish, A.USAGE_INPUT_TOKENS: input_tokens,
                              A.USAGE_OUTPUT_TOKENS: output_tokens})  # fmt: skip
         span.end()
-        attrs = {**self.start_attrs, A.RESPONSE_MODEL: response_model or ""}
+        attrs = {**self.start_attrs, A.RESPONSE_MODEL: response_model or "", **metric_extra}
         self.duration.record(time.perf_counter() - t0, attrs, context=ctx)
         self.ttfc.record(first_at - t0, attrs, context=ctx)
         self.tokens.record(input_tokens, {**attrs, A.TOKEN_TYPE: "input"}, context=ctx)
@@ -383,10 +388,13 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
         first_at = 0.0
         response_id = response_model = usage = None
         finish: list[str] = []
+        metric_extra: dict[str, Any] = {}
         for chunk in chunks:
             if not first_at:
                 first_at = time.perf_counter()
                 response_id, response_model = chunk.id, chunk.model
+                metric_extra = {A.OPENAI_RESPONSE_SERVICE_TIER: chunk.service_tier,
+                                A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: chunk.system_fingerprint}  # fmt: skip
             choices = chunk.choices
             if choices:
                 reason = choices[0].finish_reason
@@ -396,7 +404,8 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
                 usage = chunk.usage
             yield chunk
         end(span, ctx, t0, first_at,
-            (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens))  # fmt: skip
+            (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens,
+             metric_extra))  # fmt: skip
 
     def observe_events(events: Any, span: Any, ctx: Any, t0: float) -> Any:
         first_at = 0.0
@@ -414,7 +423,7 @@ def stream_floor_of(h: Harness, provider: str) -> Callable[[], Any]:
                 finish.append(event.delta.stop_reason)
                 output_tokens = event.usage.output_tokens
             yield event
-        end(span, ctx, t0, first_at, (message_id, response_model, finish, input_tokens, output_tokens))
+        end(span, ctx, t0, first_at, (message_id, response_model, finish, input_tokens, output_tokens, {}))
 
     def run() -> Any:
         t0 = time.perf_counter()

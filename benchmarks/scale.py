@@ -96,6 +96,8 @@ def _stream_floor(client: Any, tp: Any, mp: Any) -> Callable[[], Awaitable[None]
     from opentelemetry import propagate
     from opentelemetry.trace import SpanKind, set_span_in_context
 
+    from aigw_trace import _attributes as A
+
     records = bench.StreamFloorRecords(SimpleNamespace(tracer_provider=tp, meter_provider=mp), "openai")
     tracer, start_attrs, end = records.tracer, records.start_attrs, records.end
 
@@ -104,10 +106,13 @@ def _stream_floor(client: Any, tp: Any, mp: Any) -> Callable[[], Awaitable[None]
         first_at = 0.0
         response_id = response_model = usage = None
         finish: list[str] = []
+        metric_extra: dict[str, Any] = {}
         async for chunk in chunks:
             if not first_at:
                 first_at = time.perf_counter()
                 response_id, response_model = chunk.id, chunk.model
+                metric_extra = {A.OPENAI_RESPONSE_SERVICE_TIER: chunk.service_tier,
+                                A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: chunk.system_fingerprint}  # fmt: skip
             choices = chunk.choices
             if choices:
                 reason = choices[0].finish_reason
@@ -117,7 +122,8 @@ def _stream_floor(client: Any, tp: Any, mp: Any) -> Callable[[], Awaitable[None]
                 usage = chunk.usage
             yield chunk
         end(span, ctx, t0, first_at,
-            (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens))  # fmt: skip
+            (response_id, response_model, finish, usage.prompt_tokens, usage.completion_tokens,
+             metric_extra))  # fmt: skip
 
     async def one() -> None:
         t0 = time.perf_counter()
