@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stream_anatomy import _inclusive
+from stream_anatomy import MARKERS, _inclusive
 
 START = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
          "server.address": "api.openai.com", "server.port": 443}  # fmt: skip
@@ -38,7 +38,7 @@ AIGW_TRACE = (
 SETS = {"floor": (START, END), "openai-v2": OPENAI_V2, "aigw-trace": AIGW_TRACE}
 
 _CHILD = """
-import functools, itertools, sys
+import functools, sys
 sys.path.insert(0, {bench_dir!r})
 import bench
 from opentelemetry.sdk.trace import TracerProvider
@@ -57,13 +57,7 @@ def spans(start, end):
             span.end()
     return run
 
-def starmap(f):
-    next(itertools.starmap(f, ((),)))
-def accumulate(f):
-    list(itertools.accumulate((None, None), lambda x, y: f()))
-def takewhile(f):
-    list(itertools.takewhile(lambda _: f() and False, (None,)))
-
+{markers}
 configs = [(spans(*s), marker) for s, marker in zip({sets!r}, (starmap, accumulate, takewhile))]
 for fn, _ in configs:
     fn()
@@ -79,7 +73,7 @@ _MARKERS = ("starmap_next", "accumulate_next", "takewhile_next")
 def count(spans: int = 200, rounds: int = 3) -> dict[str, float]:
     """Instructions per span for each attribute set."""
     sets = list(SETS.values())
-    code = _CHILD.format(bench_dir=str(Path(__file__).parent), spans=spans, rounds=rounds, sets=sets)
+    code = _CHILD.format(bench_dir=str(Path(__file__).parent), spans=spans, rounds=rounds, sets=sets, markers=MARKERS)
     found: dict[str, float] = {}
     for line in _inclusive(code, cache_sim=False).splitlines():
         match = re.match(r"\s*([\d,]+) .*?:(\w+) \[", line)

@@ -310,10 +310,8 @@ def _inclusive(code: str, cache_sim: bool) -> str:
                               capture_output=True, text=True, check=True).stdout  # fmt: skip
 
 
-_PREMIUM_CHILD = """
-import functools, gc, itertools, operator, sys
-sys.path.insert(0, {bench_dir!r})
-import bench
+MARKERS = """
+import itertools, operator
 
 def starmap(f):
     next(itertools.starmap(f, ((),)))
@@ -327,6 +325,16 @@ def filterfalse(f):
     list(itertools.filterfalse(lambda _: f() and False, (None,)))
 def methodcaller(f):
     operator.methodcaller("__call__")(f)
+"""
+"""Child-process code: six functions that each run ``f`` once inside a C function of their own (``starmap_next``,
+``accumulate_next``, ``takewhile_next``, ``dropwhile_next``, ``filterfalse_next``, ``methodcaller_call``), so that
+callgrind's inclusive cost of that C function is what ``f`` cost, for several configurations in one process."""
+
+_PREMIUM_CHILD = """
+import functools, gc, sys
+sys.path.insert(0, {bench_dir!r})
+import bench
+{markers}
 
 h = bench.Harness.create()
 plain, stream = {pair!r}
@@ -381,7 +389,7 @@ def premiums(provider: str, runs: int = 20) -> dict[str, float]:
     and 46,932k in two identical runs with the collector off), by more than half the premium; interleaved, every
     configuration meets the same states."""
     code = _PREMIUM_CHILD.format(bench_dir=str(Path(__file__).parent), pair=PAIRS[provider], provider=provider,
-                                 runs=runs)  # fmt: skip
+                                 runs=runs, markers=MARKERS)  # fmt: skip
     counts: dict[str, float] = {}
     for line in _inclusive(code, cache_sim=False).splitlines():
         match = re.match(r"\s*([\d,]+) .*?:(\w+) \[", line)
